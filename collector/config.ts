@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { loadConfig } from '../src/config/load.ts';
+import { MAX_PAYLOAD_BYTES } from '../src/contract/schemas.ts';
+
+// Collector configuration: a YAML file plus COLLECTOR_* environment overrides
+// (COLLECTOR_STORAGE__URL=http://influx:8086 sets storage.url). Defaults are the embedded
+// local stack: aedes on 1883, InfluxDB 1.x on localhost, API on 8080.
+
+const fileName = z.string().min(1);
+
+const brokerSchema = z.discriminatedUnion('mode', [
+  z.strictObject({
+    mode: z.literal('embedded'),
+    host: z.string().default('0.0.0.0'),
+    port: z.number().int().min(0).max(65535).default(1883),
+    tls: z.strictObject({ port: z.number().int().min(0).max(65535).default(8883), keyFile: fileName, certFile: fileName, caFile: fileName.optional() }).optional(),
+  }),
+  z.strictObject({
+    mode: z.literal('external'),
+    url: z.string().regex(/^mqtts?:\/\//, 'expected mqtt:// or mqtts:// URL'),
+    clientId: z.string().min(1).default('belediye-collector'),
+    shareGroup: z.string().regex(/^[A-Za-z0-9_-]+$/).default('collectors'),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    caFile: fileName.optional(),
+    certFile: fileName.optional(),
+    keyFile: fileName.optional(),
+  }),
+]);
+
+const storageSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('influx-v1'),
+    url: z.url(),
+    database: z.string().min(1).default('monitoring'),
+    retentionPolicy: z.string().optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    timeoutMs: z.number().int().positive().default(10_000),
+    createDatabase: z.boolean().default(true),
+  }),
+  z.strictObject({
+    type: z.literal('influx-v2'),
+    url: z.url(),
+    token: z.string().default(''),
+    org: z.string().min(1),
+    bucket: z.string().min(1).default('monitoring'),
+    timeoutMs: z.number().int().positive().default(10_000),
+  }),
+]);
+
+export const collectorConfigSchema = z.strictObject({
+  /** Names this collector in self-metrics; several collectors can share one database. */
+  instance: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/).default('collector'),
+  broker: brokerSchema.prefault({ mode: 'embedded' }),
+  storage: storageSchema.prefault({ type: 'influx-v1', url: 'http://127.0.0.1:8086' }),
+  queue: z
+    .strictObject({
+      maxPoints: z.number().int().positive().default(500_000),
+      batchSize: z.number().int().positive().default(5_000),
+      flushIntervalMs: z.number().int().positive().default(1_000),
+    })
+    .prefault({}),
+  limits: z.strictObject({ maxPayloadBytes: z.number().int().positive().max(16 * 1024 * 1024).default(MAX_PAYLOAD_BYTES) }).prefault({}),
+  registry: z
+    .strictObject({
+      path: z.string().min(1).default('./data/registry.sqlite'),
+      /** A device with no message for max(3 × its interval, this) is offline. */
+      heartbeatTimeoutS: z.number().positive().default(60),
+    })
+    .prefault({}),
+  api: z.strictObject({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8080) }).prefault({}),
+  selfMetricsIntervalS: z.number().positive().default(10),
+});
+
+export type CollectorConfig = z.infer<typeof collectorConfigSchema>;
+
+export function loadCollectorConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): CollectorConfig {
+  return loadConfig(collectorConfigSchema, { file, env, envPrefix: 'COLLECTOR_' });
+}
