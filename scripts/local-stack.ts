@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { normaliseId } from '../src/contract/topics.ts';
+
+// `npm start`: a working local stack on this machine — InfluxDB (reused when one already
+// answers on :8086, else started here with its data under .local-stack/), the collector with
+// its embedded MQTT broker, and an agent for this host. Ctrl-C stops what it started.
+
+const root = resolve(import.meta.dirname, '..');
+const stateDir = join(root, '.local-stack');
+const influxUrl = process.env.INFLUX_URL ?? 'http://127.0.0.1:8086';
+const mqttPort = Number(process.env.MQTT_PORT ?? 1883);
+const apiPort = Number(process.env.API_PORT ?? 8080);
+const site = process.env.SITE ?? 'yerel';
+const device = normaliseId(hostname()) || 'bu-makine';
+const children: ChildProcess[] = [];
+
+function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const logFile = join(stateDir, `${name}.log`);
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = createWriteStream(logFile, { flags: 'a' });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  child.once('exit', (code, signal) => {
+    if (!shuttingDown) {
+      console.error(`${name} exited (${signal ?? code}); see ${logFile}`);
+      void shutdown(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+async function pingInflux(): Promise<boolean> {
+  try {
+    return (await fetch(`${influxUrl}/ping`, { signal: AbortSignal.timeout(1000) })).status === 204;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what} did not happen within ${timeoutMs / 1000} s (logs in ${stateDir})`);
+}
+
+async function hostSeenInInflux(): Promise<boolean> {
+  const q = `SELECT count("usage_pct") FROM "cpu" WHERE "device" = '${device}' AND time > now() - 5m`;
+  const response = await fetch(`${influxUrl}/query?db=monitoring&q=${encodeURIComponent(q)}`).catch(() => null);
+  if (!response?.ok) return false;
+  const body = (await response.json()) as { results?: { series?: unknown[] }[] };
+  return (body.results?.[0]?.series?.length ?? 0) > 0;
+}
+
+let shuttingDown = false;
+async function shutdown(code: number): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  // Agent first (publishes its clean offline state), then the collector (flushes), then InfluxDB.
+  for (const child of children.toReversed()) {
+    if (child.exitCode !== null) continue;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+  process.exit(code);
+}
+process.once('SIGINT', () => void shutdown(0));
+process.once('SIGTERM', () => void shutdown(0));
+
+async function main(): Promise<void> {
+  mkdirSync(stateDir, { recursive: true });
+  const startedAt = Date.now();
+  if (await pingInflux()) {
+    console.log(`InfluxDB already answers at ${influxUrl}; using it.`);
+  } else {
+    const port = new URL(influxUrl).port || '8086';
+    const config = join(stateDir, 'influxdb.conf');
+    writeFileSync(
+      config,
+      `reporting-disabled = true\nbind-address = "127.0.0.1:8088"\n[meta]\n  dir = "${stateDir}/influx/meta"\n[data]\n  dir = "${stateDir}/influx/data"\n  wal-dir = "${stateDir}/influx/wal"\n  query-log-enabled = false\n[http]\n  bind-address = "127.0.0.1:${port}"\n  log-enabled = false\n[monitor]\n  store-enabled = false\n`,
+    );
+    start('influxdb', 'influxd', ['-config', config]);
+    await waitUntil('InfluxDB start', pingInflux, 30_000);
+  }
+
+  const node = process.execPath;
+  start('collector', node, ['collector/main.ts'], {
+    COLLECTOR_STORAGE__URL: influxUrl,
+    COLLECTOR_BROKER__PORT: String(mqttPort),
+    COLLECTOR_API__HOST: '127.0.0.1',
+    COLLECTOR_API__PORT: String(apiPort),
+    COLLECTOR_REGISTRY__PATH: join(stateDir, 'registry.sqlite'),
+  });
+  start('agent', node, ['agent/main.ts'], {
+    AGENT_SITE: site,
+    AGENT_DEVICE: device,
+    AGENT_MQTT__URL: `mqtt://127.0.0.1:${mqttPort}`,
+    AGENT_STATE_DIR: join(stateDir, 'agent'),
+  });
+
+  await waitUntil(`this host (${site}/${device}) showing up in InfluxDB`, hostSeenInInflux, 30_000);
+  const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
+  console.log(`
+Local stack is running; this host appeared in InfluxDB after ${seconds} s.
+  InfluxDB (InfluxQL)   ${influxUrl}  database "monitoring"
+      e.g. curl -G '${influxUrl}/query' --data-urlencode db=monitoring --data-urlencode "q=SELECT last(usage_pct) FROM cpu GROUP BY device"
+  MQTT broker           mqtt://127.0.0.1:${mqttPort}  (topics muni/v1/<site>/<device>/<channel>)
+  Collector API         http://127.0.0.1:${apiPort}/api/v1/devices   metrics: /metrics   OpenAPI: /api/openapi.yaml
+  This host             site "${site}", device "${device}"
+  Grafana               provision dashboard-config/ (docs/dashboards.md) against ${influxUrl}
+  Logs                  ${stateDir}/*.log
+Ctrl-C stops the stack.`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`local stack failed: ${(error as Error).message}`);
+  void shutdown(1);
+});
