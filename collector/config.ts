@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { loadConfig } from '../src/config/load.ts';
 import { MAX_PAYLOAD_BYTES } from '../src/contract/schemas.ts';
+import { storageConfigSchema } from './storage/writers.ts';
 
 // Collector configuration: a YAML file plus COLLECTOR_* environment overrides
 // (COLLECTOR_STORAGE__URL=http://influx:8086 sets storage.url). Defaults are the embedded
@@ -28,32 +29,11 @@ const brokerSchema = z.discriminatedUnion('mode', [
   }),
 ]);
 
-const storageSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('influx-v1'),
-    url: z.url(),
-    database: z.string().min(1).default('monitoring'),
-    retentionPolicy: z.string().optional(),
-    username: z.string().optional(),
-    password: z.string().optional(),
-    timeoutMs: z.number().int().positive().default(10_000),
-    createDatabase: z.boolean().default(true),
-  }),
-  z.strictObject({
-    type: z.literal('influx-v2'),
-    url: z.url(),
-    token: z.string().default(''),
-    org: z.string().min(1),
-    bucket: z.string().min(1).default('monitoring'),
-    timeoutMs: z.number().int().positive().default(10_000),
-  }),
-]);
-
 export const collectorConfigSchema = z.strictObject({
   /** Names this collector in self-metrics; several collectors can share one database. */
   instance: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/).default('collector'),
   broker: brokerSchema.prefault({ mode: 'embedded' }),
-  storage: storageSchema.prefault({ type: 'influx-v1', url: 'http://127.0.0.1:8086' }),
+  storage: storageConfigSchema.prefault({ type: 'influx-v1', url: 'http://127.0.0.1:8086' }),
   queue: z
     .strictObject({
       maxPoints: z.number().int().positive().default(500_000),

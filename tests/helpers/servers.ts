@@ -89,6 +89,9 @@ export interface InfluxServer {
   port: number;
   dir: string;
   process: ManagedProcess;
+  /** Stops the server and starts it again on the same port and data (an outage, then recovery). */
+  kill: () => Promise<void>;
+  restart: () => Promise<void>;
   /** Runs an InfluxQL query and returns the `series` of the first statement (empty when none). */
   query: (db: string, q: string) => Promise<InfluxSeries[]>;
   createDatabase: (db: string) => Promise<void>;
@@ -127,9 +130,13 @@ bind-address = "127.0.0.1:${rpcPort}"
   enabled = false
 `,
   );
-  const proc = startProcess('influxd', ['-config', config]);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`influxd on ${url}\n${proc.output()}`, async () => (await fetch(`${url}/ping`)).status === 204);
+  let proc: ManagedProcess;
+  const launch = async () => {
+    proc = startProcess('influxd', ['-config', config]);
+    await waitFor(`influxd on ${url}\n${proc.output()}`, async () => (await fetch(`${url}/ping`)).status === 204);
+  };
+  await launch();
   const query = async (db: string, q: string): Promise<InfluxSeries[]> => {
     const response = await fetch(`${url}/query?db=${encodeURIComponent(db)}&epoch=ms&q=${encodeURIComponent(q)}`);
     const body = (await response.json()) as { results?: { series?: InfluxSeries[]; error?: string }[]; error?: string };
@@ -141,7 +148,14 @@ bind-address = "127.0.0.1:${rpcPort}"
     url,
     port,
     dir,
-    process: proc,
+    get process() {
+      return proc;
+    },
+    kill: () => proc.stop('SIGKILL'),
+    restart: async () => {
+      await proc.stop('SIGKILL');
+      await launch();
+    },
     query,
     createDatabase: async (db) => {
       const response = await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' });
@@ -173,6 +187,8 @@ export async function startVictoriaMetrics(): Promise<VictoriaMetricsServer> {
     '-retentionPeriod=100y',
     '-search.latencyOffset=0s',
     '-search.disableCache',
+    // InfluxDB overwrites a point with the same series and timestamp; this makes VM do the same.
+    '-dedup.minScrapeInterval=1ms',
     '-loggerLevel=ERROR',
   ]);
   const url = `http://127.0.0.1:${port}`;
