@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs';
+import { Router } from 'express';
+import { parse } from 'yaml';
+
+const text = readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8');
+export const openApiDocument = parse(text) as { paths: Record<string, Record<string, unknown>> };
+
+export function openApiRouter(): Router {
+  return Router()
+    .get('/api/openapi.yaml', (_req, res) => {
+      res.type('application/yaml').send(text);
+    })
+    .get('/api/openapi.json', (_req, res) => {
+      res.json(openApiDocument);
+    });
+}
