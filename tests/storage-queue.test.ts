@@ -37,6 +37,16 @@ describe('WriteQueue against a real InfluxDB', () => {
     await queue.close();
   });
 
+  it('writes on its own within the flush interval, without being asked to flush', async () => {
+    const queue = new WriteQueue({ writer: writer(), maxPoints: 1000, batchSize: 500, flushIntervalMs: 100, retry: { initialMs: 100, maxMs: 500 } });
+    queue.enqueue(points(0, 3, 'timer'));
+    await waitFor('timer-driven write', async () => (await count('timer')) === 3, 3000);
+    queue.enqueue(points(10, 2, 'timer'));
+    await waitFor('second timer-driven write', async () => (await count('timer')) === 5, 3000);
+    expect(queue.stats()).toMatchObject({ written: 5, batchesWritten: 2, depth: 0 });
+    await queue.close();
+  });
+
   it('refuses and counts what exceeds the bound, keeping what it accepted', async () => {
     await influx.kill();
     const queue = new WriteQueue({ writer: writer(), maxPoints: 2500, batchSize: 1000, flushIntervalMs: 50, retry: { initialMs: 100, maxMs: 300 } });

@@ -52,9 +52,11 @@ export class WriteQueue {
       this.counters.dropped += points.length;
       return false;
     }
-    if (this.pending.length === 0) this.firstQueuedAt = Date.now();
+    const wasEmpty = this.pending.length === 0;
+    if (wasEmpty) this.firstQueuedAt = Date.now();
     for (const point of points) this.pending.push(point);
-    if (this.pending.length >= this.options.batchSize) this.wake?.();
+    // Wake the pump to start the flush timer, or to write at once when a batch is full.
+    if (wasEmpty || this.pending.length >= this.options.batchSize) this.wake?.();
     return true;
   }
 

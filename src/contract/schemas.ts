@@ -89,6 +89,8 @@ export const inventorySchema = z.strictObject({
   nics: z.array(z.strictObject({ iface: shortText, mac: optionalText, speedMbps: z.number().nullable().optional(), virtual: z.boolean().optional() })).max(128).optional(),
   os: z.strictObject({ platform: optionalText, distro: optionalText, release: optionalText, kernel: optionalText, arch: optionalText, hostname: optionalText }).optional(),
   software: z.array(softwareEntrySchema).max(10_000).optional(),
+  /** Logged-in user names: personal data (KVKK), sent only when the agent is configured to. */
+  users: z.array(z.string().max(64)).max(32).optional(),
 });
 export type Inventory = z.infer<typeof inventorySchema>;
 

@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { uptime } from 'node:os';
+import { parseArgs } from 'node:util';
+import si from 'systeminformation';
+import { ConfigError } from '../src/config/load.ts';
+import { CONTRACT_VERSION, type Metric, type MetricsMessage, type StateMessage } from '../src/contract/schemas.ts';
+import { createLogger } from '../src/log.ts';
+import { createCollector } from './collect.ts';
+import { loadAgentConfig, type AgentConfig } from './config.ts';
+import { collectInventory, inventoryMessage } from './inventory/collect.ts';
+import { startPublisher } from './publish.ts';
+import { createMemoryQueue } from './queue/message-queue.ts';
+import { sourcesFor } from './sources/index.ts';
+import { bootTimeMs } from './sources/system.ts';
+import { isReboot, loadState, saveState } from './state.ts';
+
+// CLI: node agent/main.ts [--config agent.yaml] [--once]
+// --once prints one metrics message and the inventory as JSON and exits (for a technician).
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const log = createLogger({ name: 'agent' });
+const collector = createCollector(log);
+let seq = 0;
+
+function metricsMessage(metrics: Metric[]): MetricsMessage {
+  return { v: CONTRACT_VERSION, ts: Date.now(), seq: seq++, metrics };
+}
+
+async function inventoryFor(config: AgentConfig) {
+  const inventory = await collectInventory();
+  if (config.collectUserName) inventory.users = [...new Set((await si.users()).map((u) => u.user.slice(0, 64)))].slice(0, 32);
+  return inventoryMessage(inventory, Date.now());
+}
+
+async function once(config: AgentConfig): Promise<void> {
+  // Counter-based rates need two readings; a second apart gives a real first sample.
+  await collector.collect(sourcesFor('fast'));
+  await new Promise((r) => setTimeout(r, 1000));
+  const metrics = await collector.collect([...sourcesFor('fast'), ...sourcesFor('slow')]);
+  process.stdout.write(`${JSON.stringify({ site: config.site, device: config.device, metrics: metricsMessage(metrics), inventory: await inventoryFor(config) }, null, 2)}\n`);
+}
+
+function run(config: AgentConfig): void {
+  const state = loadState(config.stateDir);
+  const bootTime = bootTimeMs(Date.now(), uptime());
+  const birth = (): StateMessage => ({ v: 1, ts: Date.now(), state: 'online', kind: config.kind, intervalS: config.intervalS, bootTime, agent: { name: 'belediye-agent', version: VERSION } });
+  const publisher = startPublisher(config, birth, createMemoryQueue(config.queue.maxMessages), log);
+
+  if (isReboot(state.bootTimeMs, bootTime)) {
+    publisher.send('event', { v: 1, ts: Date.now(), type: 'reboot', severity: 'warning', data: { boot_time_ms: bootTime, previous_boot_time_ms: state.bootTimeMs! } }, { priority: 'event' });
+  }
+  state.bootTimeMs = bootTime;
+  saveState(config.stateDir, state);
+
+  const every = (seconds: number, task: () => Promise<void>, firstAfterMs = 0) => {
+    let running = false;
+    const tick = () => {
+      if (running) return; // a slow collection is skipped, never stacked
+      running = true;
+      task()
+        .catch((error: unknown) => log.log('error', 'task failed', { error }))
+        .finally(() => (running = false));
+    };
+    setTimeout(tick, firstAfterMs);
+    return setInterval(tick, seconds * 1000);
+  };
+
+  const timers = [
+    every(config.intervalS, async () => {
+      const metrics = await collector.collect(sourcesFor('fast'));
+      if (metrics.length > 0) publisher.send('metrics', metricsMessage(metrics));
+    }),
+    every(config.hardwareIntervalS, async () => {
+      const metrics = await collector.collect(sourcesFor('slow'));
+      if (metrics.length > 0) publisher.send('metrics', metricsMessage(metrics));
+    }, 2_000),
+    every(config.inventoryIntervalS, async () => {
+      const message = await inventoryFor(config);
+      if (message.hash === state.inventoryHash) return;
+      publisher.send('inventory', message, { retain: true, priority: 'event' });
+      state.inventoryHash = message.hash;
+      saveState(config.stateDir, state);
+    }, 3_000),
+  ];
+
+  const shutdown = (signal: string) => {
+    log.log('info', 'stopping', { signal });
+    for (const timer of timers) clearInterval(timer);
+    publisher.stop().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 5_000).unref();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  log.log('info', 'agent started', { site: config.site, device: config.device, intervalS: config.intervalS, version: VERSION });
+}
+
+function main(): void {
+  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, once: { type: 'boolean' } } });
+  let config: AgentConfig;
+  try {
+    config = loadAgentConfig(values.config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (values.once) {
+    once(config).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`collection failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+    return;
+  }
+  run(config);
+}
+
+main();

@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { StateMessage } from '../src/contract/schemas.ts';
+import { deviceTopic, type DeviceAddress, type DeviceChannel } from '../src/contract/topics.ts';
+import type { Logger } from '../src/log.ts';
+import { backoffDelay } from '../src/retry.ts';
+import type { AgentConfig } from './config.ts';
+import type { MessageQueue, QueuedMessage } from './queue/message-queue.ts';
+
+// MQTT publishing: last will and retained birth, QoS 1, reconnect with backoff and jitter, TLS.
+// MQTT 5 first; a broker that refuses version 5 (the embedded aedes speaks 3.1.1) gets 3.1.1.
+// While disconnected, messages wait in the bounded queue, in order, with their own timestamps.
+
+const RECONNECT = { initialMs: 1_000, maxMs: 60_000 };
+
+export interface Publisher {
+  send(channel: DeviceChannel, body: object, options?: { retain?: boolean; priority?: QueuedMessage['priority'] }): void;
+  connected(): boolean;
+  stop(): Promise<void>;
+}
+
+export function startPublisher(config: AgentConfig, birth: () => StateMessage, queue: MessageQueue, log: Logger): Publisher {
+  const address: DeviceAddress = { site: config.site, device: config.device };
+  const stateTopic = deviceTopic(address, 'state');
+  const file = (path: string | undefined) => (path ? readFileSync(path) : undefined);
+  let protocolVersion: 4 | 5 = 5;
+  let attempt = 0;
+  let stopping = false;
+
+  const options = (): IClientOptions => ({
+    protocolVersion,
+    clientId: config.mqtt.clientId ?? `${config.site}.${config.device}`,
+    clean: true,
+    keepalive: config.mqtt.keepaliveS,
+    connectTimeout: 15_000,
+    reconnectPeriod: backoffDelay(RECONNECT, 0),
+    username: config.mqtt.username,
+    password: config.mqtt.password,
+    ca: file(config.mqtt.caFile),
+    cert: file(config.mqtt.certFile),
+    key: file(config.mqtt.keyFile),
+    rejectUnauthorized: config.mqtt.rejectUnauthorized,
+    will: { topic: stateTopic, payload: Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), state: 'offline', reason: 'lwt' })), qos: 1, retain: true },
+  });
+
+  let client: MqttClient = connect();
+
+  function connect(): MqttClient {
+    const c = mqtt.connect(config.mqtt.url, options());
+    c.on('connect', () => {
+      attempt = 0;
+      log.log('info', 'connected', { url: config.mqtt.url, protocolVersion });
+      c.publish(stateTopic, JSON.stringify(birth()), { qos: 1, retain: true });
+      const dropped = queue.takeDropped();
+      if (dropped.samples + dropped.events > 0) {
+        log.log('warn', 'messages dropped while disconnected', dropped);
+        publishNow({ topic: deviceTopic(address, 'event'), payload: JSON.stringify({ v: 1, ts: Date.now(), type: 'agent_queue_dropped', severity: 'warning', data: { samples: dropped.samples, events: dropped.events } }), retain: false, priority: 'event' });
+      }
+      drain();
+    });
+    c.on('error', (error: Error & { code?: number }) => {
+      // CONNACK return code 1: unacceptable protocol version.
+      if (protocolVersion === 5 && (error.code === 1 || /protocol version/i.test(error.message))) {
+        log.log('info', 'broker refused MQTT 5, using MQTT 3.1.1', { url: config.mqtt.url });
+        protocolVersion = 4;
+        c.end(true);
+        client = connect();
+        return;
+      }
+      log.log('warn', 'mqtt error', { error: error.message });
+    });
+    c.on('close', () => {
+      if (!stopping) c.options.reconnectPeriod = backoffDelay(RECONNECT, attempt++);
+    });
+    return c;
+  }
+
+  function publishNow(message: QueuedMessage): void {
+    client.publish(message.topic, message.payload, { qos: 1, retain: message.retain });
+  }
+
+  function drain(): void {
+    while (client.connected && queue.size > 0) publishNow(queue.shift()!);
+  }
+
+  return {
+    send(channel, body, opts = {}) {
+      const message: QueuedMessage = { topic: deviceTopic(address, channel), payload: JSON.stringify(body), retain: opts.retain ?? false, priority: opts.priority ?? 'sample' };
+      if (client.connected && queue.size === 0) publishNow(message);
+      else {
+        queue.push(message);
+        drain();
+      }
+    },
+    connected: () => client.connected,
+    async stop() {
+      stopping = true;
+      if (client.connected) {
+        const offline: StateMessage = { v: 1, ts: Date.now(), state: 'offline', reason: 'shutdown' };
+        await new Promise<void>((resolve) => client.publish(stateTopic, JSON.stringify(offline), { qos: 1, retain: true }, () => resolve()));
+      }
+      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    },
+  };
+}

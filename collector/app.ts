@@ -1,0 +1,117 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { dirname } from 'node:path';
+import { REJECT_REASONS } from '../src/contract/decode.ts';
+import { rateLimited, type Logger } from '../src/log.ts';
+import { createApiApp } from './api/app.ts';
+import { startEmbeddedBroker } from './broker/embedded.ts';
+import { connectExternalBroker } from './broker/external.ts';
+import type { CollectorConfig } from './config.ts';
+import { createIngest, transitionToPoint } from './ingest/ingest.ts';
+import { DeviceRegistry } from './registry/device-registry.ts';
+import { SelfMetrics } from './self-metrics.ts';
+import { WriteQueue } from './storage/write-queue.ts';
+import { createWriter } from './storage/writers.ts';
+
+// Assembles a running collector from its parts; main.ts is only the CLI around this.
+
+export interface RunningCollector {
+  /** Ports actually bound (configured port 0 picks a free one). */
+  mqttPort: number;
+  apiPort: number;
+  registry: DeviceRegistry;
+  queue: WriteQueue;
+  metrics: SelfMetrics;
+  /** Stops accepting, flushes what it holds to storage, closes everything. */
+  stop(): Promise<void>;
+}
+
+export async function startCollector(config: CollectorConfig, log: Logger): Promise<RunningCollector> {
+  if (config.registry.path !== ':memory:') mkdirSync(dirname(config.registry.path), { recursive: true });
+  const registry = DeviceRegistry.open(config.registry.path, { heartbeatTimeoutS: config.registry.heartbeatTimeoutS });
+  const metrics = new SelfMetrics();
+
+  const writer = createWriter(config.storage);
+  if ('ensureDatabase' in writer && config.storage.type === 'influx-v1' && config.storage.createDatabase) {
+    await (writer as { ensureDatabase(): Promise<void> }).ensureDatabase().catch((error: unknown) =>
+      log.log('warn', 'could not create the database yet; writes will be retried', { error }),
+    );
+  }
+
+  const messagesIn = metrics.counter('collector_messages_in_total', 'Device messages accepted, by channel', ['channel']);
+  const rejected = metrics.counter('collector_messages_rejected_total', 'Device messages refused, by reason', ['reason']);
+  for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
+  const transitions = metrics.counter('collector_device_transitions_total', 'Online/offline transitions', ['state']);
+
+  const queue = new WriteQueue({
+    writer,
+    ...config.queue,
+    retry: { initialMs: 500, maxMs: 30_000 },
+    onWritten: (_count, latencyMs) => metrics.observeWriteLatency(latencyMs),
+    onRetry: (error, attempt) => log.log('warn', 'write failed, retrying', { error: error.message, attempt }),
+    onQuarantine: (points, error) => log.log('error', 'batch refused by storage and quarantined', { points: points.length, error }),
+  });
+  metrics.bindQueue(() => queue.stats());
+
+  const ingestLog = rateLimited(log, { burst: 20, windowMs: 60_000 });
+  const handler = createIngest({
+    registry,
+    sink: queue,
+    log: ingestLog,
+    maxPayloadBytes: config.limits.maxPayloadBytes,
+    observer: {
+      accepted: (channel) => messagesIn.inc({ channel }),
+      rejected: (reason) => rejected.inc({ reason }),
+      transition: (change) => transitions.inc({ state: change.online ? 'online' : 'offline' }),
+    },
+  });
+
+  const broker =
+    config.broker.mode === 'embedded'
+      ? await startEmbeddedBroker({ ...config.broker, handler, log })
+      : await connectExternalBroker({ ...config.broker, handler, log });
+
+  const api = createApiApp({ registry, metrics, ready: () => true });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = api.listen(config.api.port, config.api.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const apiAddress = server.address();
+
+  const sweepTimer = setInterval(() => {
+    const changes = registry.sweep(Date.now());
+    for (const change of changes) transitions.inc({ state: 'offline' });
+    if (changes.length > 0) queue.enqueue(changes.map(transitionToPoint));
+  }, 1_000);
+  const selfTimer = setInterval(() => queue.enqueue(metrics.toPoints(Date.now(), config.instance)), config.selfMetricsIntervalS * 1000);
+
+  log.log('info', 'collector started', {
+    broker: config.broker.mode,
+    mqttPort: 'port' in broker ? broker.port : undefined,
+    storage: { type: config.storage.type, url: config.storage.url },
+    apiPort: typeof apiAddress === 'object' && apiAddress ? apiAddress.port : config.api.port,
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    mqttPort: 'port' in broker ? (broker.port as number) : 0,
+    apiPort: typeof apiAddress === 'object' && apiAddress ? apiAddress.port : config.api.port,
+    registry,
+    queue,
+    metrics,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(sweepTimer);
+        clearInterval(selfTimer);
+        await broker.close();
+        queue.enqueue(metrics.toPoints(Date.now(), config.instance));
+        await queue.close();
+        await writer.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        registry.close();
+        log.log('info', 'collector stopped', { ...queue.stats() });
+      })();
+      return stopping;
+    },
+  };
+}

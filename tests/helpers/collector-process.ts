@@ -1,0 +1,53 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, startProcess, tempDir, waitFor, type ManagedProcess } from './servers.ts';
+
+// Runs the real collector (`node collector/main.ts`) as a separate process, the way it is
+// deployed, so tests can kill it for real.
+
+export interface CollectorProcess {
+  apiUrl: string;
+  /** MQTT URL of the embedded broker (undefined in external-broker mode). */
+  mqttUrl: string | undefined;
+  process: ManagedProcess;
+  dir: string;
+  metricsText: () => Promise<string>;
+  /** Value of one Prometheus sample, e.g. `collector_messages_rejected_total{reason="json"}`. */
+  metric: (sample: string) => Promise<number>;
+  stop: (signal?: NodeJS.Signals) => Promise<void>;
+}
+
+export async function startCollectorProcess(config: Record<string, unknown>): Promise<CollectorProcess> {
+  const dir = tempDir('collector');
+  const apiPort = await freePort();
+  const broker = (config.broker as Record<string, unknown> | undefined) ?? { mode: 'embedded' };
+  const mqttPort = broker.mode === 'external' ? undefined : await freePort();
+  const full = {
+    ...config,
+    broker: broker.mode === 'external' ? broker : { host: '127.0.0.1', ...broker, port: mqttPort },
+    api: { host: '127.0.0.1', port: apiPort },
+    registry: { path: join(dir, 'registry.sqlite'), ...(config.registry as object | undefined) },
+  };
+  const file = join(dir, 'collector.yaml');
+  writeFileSync(file, stringify(full));
+  const proc = startProcess(process.execPath, ['--disable-warning=ExperimentalWarning', 'collector/main.ts', '--config', file]);
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  await waitFor(`collector API at ${apiUrl}`, async () => {
+    if (proc.child.exitCode !== null) throw new Error(`collector exited: ${proc.output()}`);
+    return (await fetch(`${apiUrl}/readyz`)).ok;
+  });
+  const metricsText = async () => (await fetch(`${apiUrl}/metrics`)).text();
+  return {
+    apiUrl,
+    mqttUrl: mqttPort === undefined ? undefined : `mqtt://127.0.0.1:${mqttPort}`,
+    process: proc,
+    dir,
+    metricsText,
+    metric: async (sample) => {
+      const line = (await metricsText()).split('\n').find((l) => l.startsWith(`${sample} `));
+      return line ? Number(line.slice(sample.length + 1)) : 0;
+    },
+    stop: (signal) => proc.stop(signal),
+  };
+}
