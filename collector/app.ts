@@ -31,12 +31,8 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const registry = DeviceRegistry.open(config.registry.path, { heartbeatTimeoutS: config.registry.heartbeatTimeoutS });
   const metrics = new SelfMetrics();
 
+  // The v1 writer creates a missing database on its first write when allowed.
   const writer = createWriter(config.storage);
-  if ('ensureDatabase' in writer && config.storage.type === 'influx-v1' && config.storage.createDatabase) {
-    await (writer as { ensureDatabase(): Promise<void> }).ensureDatabase().catch((error: unknown) =>
-      log.log('warn', 'could not create the database yet; writes will be retried', { error }),
-    );
-  }
 
   const messagesIn = metrics.counter('collector_messages_in_total', 'Device messages accepted, by channel', ['channel']);
   const rejected = metrics.counter('collector_messages_rejected_total', 'Device messages refused, by reason', ['reason']);
@@ -66,17 +62,23 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     },
   });
 
-  const broker =
-    config.broker.mode === 'embedded'
-      ? await startEmbeddedBroker({ ...config.broker, handler, log })
-      : await connectExternalBroker({ ...config.broker, handler, log });
+  let broker: { close(): Promise<void> };
+  let mqttPort: number | undefined;
+  if (config.broker.mode === 'embedded') {
+    const embedded = await startEmbeddedBroker({ ...config.broker, handler, log });
+    mqttPort = embedded.port;
+    broker = embedded;
+  } else {
+    broker = await connectExternalBroker({ ...config.broker, handler, log });
+  }
 
   const api = createApiApp({ registry, metrics, ready: () => true });
   const server: Server = await new Promise((resolve, reject) => {
     const s = api.listen(config.api.port, config.api.host, () => resolve(s));
     s.once('error', reject);
   });
-  const apiAddress = server.address();
+  const address = server.address();
+  const apiPort = typeof address === 'object' && address ? address.port : config.api.port;
 
   const sweepTimer = setInterval(() => {
     const changes = registry.sweep(Date.now());
@@ -87,15 +89,15 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
 
   log.log('info', 'collector started', {
     broker: config.broker.mode,
-    mqttPort: 'port' in broker ? broker.port : undefined,
+    mqttPort,
     storage: { type: config.storage.type, url: config.storage.url },
-    apiPort: typeof apiAddress === 'object' && apiAddress ? apiAddress.port : config.api.port,
+    apiPort,
   });
 
   let stopping: Promise<void> | undefined;
   return {
-    mqttPort: 'port' in broker ? (broker.port as number) : 0,
-    apiPort: typeof apiAddress === 'object' && apiAddress ? apiAddress.port : config.api.port,
+    mqttPort: mqttPort ?? 0,
+    apiPort,
     registry,
     queue,
     metrics,
