@@ -29,11 +29,23 @@ const brokerSchema = z.discriminatedUnion('mode', [
   }),
 ]);
 
+/**
+ * A section given only partly (e.g. COLLECTOR_BROKER__PORT=1884 alone) keeps the default variant:
+ * a missing discriminator means the default one.
+ */
+function withDefaultVariant<S extends z.ZodType>(key: string, value: string, schema: S) {
+  return z.preprocess((raw) => {
+    if (raw === undefined) return { [key]: value };
+    if (typeof raw === 'object' && raw !== null && !(key in raw)) return { [key]: value, ...raw };
+    return raw;
+  }, schema);
+}
+
 export const collectorConfigSchema = z.strictObject({
   /** Names this collector in self-metrics; several collectors can share one database. */
   instance: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/).default('collector'),
-  broker: brokerSchema.prefault({ mode: 'embedded' }),
-  storage: storageConfigSchema.prefault({ type: 'influx-v1', url: 'http://127.0.0.1:8086' }),
+  broker: withDefaultVariant('mode', 'embedded', brokerSchema),
+  storage: withDefaultVariant('type', 'influx-v1', storageConfigSchema),
   queue: z
     .strictObject({
       maxPoints: z.number().int().positive().default(500_000),

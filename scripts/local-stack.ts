@@ -9,7 +9,7 @@ import { normaliseId } from '../src/contract/topics.ts';
 // its embedded MQTT broker, and an agent for this host. Ctrl-C stops what it started.
 
 const root = resolve(import.meta.dirname, '..');
-const stateDir = join(root, '.local-stack');
+const stateDir = process.env.LOCAL_STACK_DIR ?? join(root, '.local-stack');
 const influxUrl = process.env.INFLUX_URL ?? 'http://127.0.0.1:8086';
 const mqttPort = Number(process.env.MQTT_PORT ?? 1883);
 const apiPort = Number(process.env.API_PORT ?? 8080);

@@ -8,7 +8,7 @@ import { WriteError, type PointWriter } from './writer.ts';
 
 export const influxV1ConfigSchema = z.strictObject({
   type: z.literal('influx-v1'),
-  url: z.url(),
+  url: z.url().default('http://127.0.0.1:8086'),
   database: z.string().min(1).default('monitoring'),
   retentionPolicy: z.string().optional(),
   username: z.string().optional(),
