@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { parseArgs } from 'node:util';
 import si from 'systeminformation';
-import { ConfigError } from '../src/config/load.ts';
+import { loadOrExit } from '../src/config/load.ts';
 import { CONTRACT_VERSION, type Metric, type MetricsMessage, type StateMessage } from '../src/contract/schemas.ts';
 import { createLogger } from '../src/log.ts';
 import { createCollector } from './collect.ts';
@@ -96,16 +96,7 @@ function run(config: AgentConfig): void {
 
 function main(): void {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, once: { type: 'boolean' } } });
-  let config: AgentConfig;
-  try {
-    config = loadAgentConfig(values.config);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadOrExit(() => loadAgentConfig(values.config));
   if (values.once) {
     once(config).then(
       () => process.exit(0),

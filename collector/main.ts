@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../src/config/load.ts';
+import { loadOrExit } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
 import { startCollector } from './app.ts';
 import { loadCollectorConfig } from './config.ts';
@@ -11,16 +11,7 @@ const log = createLogger({ name: 'collector', level: (process.env.LOG_LEVEL as '
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
-  let config;
-  try {
-    config = loadCollectorConfig(values.config);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadOrExit(() => loadCollectorConfig(values.config));
   const collector = await startCollector(config, log);
   const shutdown = (signal: string) => {
     log.log('info', 'shutting down, flushing queued points', { signal });

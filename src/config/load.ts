@@ -91,3 +91,14 @@ export function loadConfig<S extends z.ZodType>(schema: S, options: LoadOptions)
   const source = [options.file, `${options.envPrefix}* environment`].filter(Boolean).join(' + ');
   return validateConfig(schema, merged, source);
 }
+
+/** For CLIs: loads the configuration, or prints the error naming the field and exits with 2. */
+export function loadOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+}
