@@ -1,14 +1,14 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { LANGUAGES } from '../dashboard-config/src/i18n.ts';
 import { buildDashboards, renderDashboardFile } from '../dashboard-config/src/index.ts';
 import { birth, rebootEvent, serverHardwareMetrics } from './fixtures/recorded-devices.ts';
+import { startAgentProcess } from './helpers/agent-process.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 import { connectClient, publish } from './helpers/mqtt-client.ts';
 import { extractPanelQueries, renderQuery } from './helpers/panel-queries.ts';
-import { startInfluxDB, startProcess, tempDir, waitFor, type InfluxServer, type ManagedProcess } from './helpers/servers.ts';
+import { startInfluxDB, waitFor, type InfluxServer, type ManagedProcess } from './helpers/servers.ts';
 
 describe('generated dashboards', () => {
   it.each(LANGUAGES)('are checked in exactly as the builders produce them (%s)', (lang) => {
@@ -48,12 +48,7 @@ describe('every dashboard panel returns data from the real pipeline', () => {
   beforeAll(async () => {
     influx = await startInfluxDB();
     collector = await startCollectorProcess({ storage: { type: 'influx-v1', url: influx.url }, queue: { flushIntervalMs: 200 }, selfMetricsIntervalS: 1 });
-    for (const device of ['pc-okuma', 'pc-kayip']) {
-      const dir = tempDir('agent');
-      const file = join(dir, 'agent.yaml');
-      writeFileSync(file, stringify({ site: SITE, device, kind: 'pc', intervalS: 1, mqtt: { url: collector.mqttUrl }, stateDir: join(dir, 'state') }));
-      agents.push(startProcess(process.execPath, ['agent/main.ts', '--config', file]));
-    }
+    for (const device of ['pc-okuma', 'pc-kayip']) agents.push(startAgentProcess({ site: SITE, device, kind: 'pc', mqttUrl: collector.mqttUrl! }));
     const device = await connectClient(collector.mqttUrl!, { clientId: 'srv-arsiv' });
     const now = Date.now();
     await publish(device, `muni/v1/${SITE}/srv-arsiv/state`, birth(now - 3000), { retain: true });

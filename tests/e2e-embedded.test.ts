@@ -1,25 +1,16 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { birth, rebootEvent, serverHardwareMetrics } from './fixtures/recorded-devices.ts';
+import { startAgentProcess } from './helpers/agent-process.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 import { connectClient, publish } from './helpers/mqtt-client.ts';
-import { startInfluxDB, startProcess, tempDir, waitFor, type InfluxServer, type ManagedProcess } from './helpers/servers.ts';
+import { startInfluxDB, waitFor, type InfluxServer, type ManagedProcess } from './helpers/servers.ts';
 
 // The whole spine on real servers: a real agent process → the collector's embedded broker →
 // InfluxDB 1.6.7, the registry and the HTTP API; then hostile input against the same collector.
 
 const DB = 'monitoring';
 const SITE = 'merkez';
-
-function startAgent(mqttUrl: string, device: string): ManagedProcess {
-  const dir = tempDir('agent');
-  const file = join(dir, 'agent.yaml');
-  writeFileSync(file, stringify({ site: SITE, device, kind: 'server', intervalS: 1, mqtt: { url: mqttUrl }, stateDir: join(dir, 'state') }));
-  return startProcess(process.execPath, ['agent/main.ts', '--config', file]);
-}
 
 async function countPoints(influx: InfluxServer, q: string): Promise<number> {
   const series = await influx.query(DB, q);
@@ -35,7 +26,7 @@ describe('agent → embedded broker → collector → InfluxDB', () => {
   beforeAll(async () => {
     influx = await startInfluxDB();
     collector = await startCollectorProcess({ storage: { type: 'influx-v1', url: influx.url, database: DB }, queue: { flushIntervalMs: 200 } });
-    agent = startAgent(collector.mqttUrl!, 'srv-e2e');
+    agent = startAgentProcess({ site: SITE, device: 'srv-e2e', mqttUrl: collector.mqttUrl! });
   });
   afterAll(async () => {
     device?.end(true);

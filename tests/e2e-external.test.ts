@@ -1,10 +1,8 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { startAgentProcess } from './helpers/agent-process.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 import { connectClient, publish } from './helpers/mqtt-client.ts';
-import { startMosquitto, startProcess, startVictoriaMetrics, tempDir, waitFor, type ManagedProcess, type MosquittoServer, type VictoriaMetricsServer } from './helpers/servers.ts';
+import { startMosquitto, startVictoriaMetrics, waitFor, type ManagedProcess, type MosquittoServer, type VictoriaMetricsServer } from './helpers/servers.ts';
 
 // The same ingest path behind an external Mosquitto (shared subscription), writing through the
 // InfluxDB v2 write API (@influxdata/influxdb-client) into a real server that implements it.
@@ -23,10 +21,7 @@ describe('agent → Mosquitto → collector (external mode) → /api/v2/write', 
       // a long flush interval: the shutdown test below proves SIGTERM flushes what is held
       queue: { flushIntervalMs: 60_000, batchSize: 100_000 },
     });
-    const dir = tempDir('agent');
-    const file = join(dir, 'agent.yaml');
-    writeFileSync(file, stringify({ site: 'zabita', device: 'pc-ext', kind: 'pc', intervalS: 1, mqtt: { url: mosquitto.url }, stateDir: join(dir, 'state') }));
-    agent = startProcess(process.execPath, ['agent/main.ts', '--config', file]);
+    agent = startAgentProcess({ site: 'zabita', device: 'pc-ext', kind: 'pc', mqttUrl: mosquitto.url });
   });
   afterAll(async () => {
     await agent?.stop('SIGKILL');
