@@ -1,26 +1,45 @@
-import type { Metric } from '../src/contract/schemas.ts';
+import { describeIssues, metricSchema, type Metric } from '../src/contract/schemas.ts';
 import type { Logger } from '../src/log.ts';
-import type { Source } from './sources/types.ts';
+import { withTimeout, type Source } from './sources/types.ts';
 
-// Runs a set of sources side by side; one failing source never stops the others. Each distinct
-// error is logged once, so a machine without sensors does not fill its log.
+// Runs a set of sources side by side; one failing or hanging source never stops the others.
+// Each distinct error is logged once, so a machine without sensors does not fill its log.
+// Every metric is checked against the contract here: the collector refuses a whole message for
+// one bad metric, so an odd reading (a sensor label too long, NaN) is dropped alone.
 
-export function createCollector(log: Logger) {
+export interface Collector {
+  /** `timeoutMs` bounds each source: a hung one yields nothing this round, the rest still arrive. */
+  collect(sources: readonly Source[], timeoutMs: number): Promise<Metric[]>;
+  /** Failed collections per source since start. */
+  failures(): ReadonlyMap<string, number>;
+}
+
+export function createCollector(log: Logger): Collector {
   const reported = new Set<string>();
-  let failures = 0;
+  const failures = new Map<string, number>();
   return {
     failures: () => failures,
-    async collect(sources: readonly Source[]): Promise<Metric[]> {
-      const results = await Promise.allSettled(sources.map((s) => s.collect()));
+    async collect(sources, timeoutMs) {
+      const results = await Promise.allSettled(sources.map((s) => withTimeout(s.collect(), timeoutMs, `source ${s.name}`)));
+      const fail = (name: string, error: string) => {
+        failures.set(name, (failures.get(name) ?? 0) + 1);
+        const key = `${name}: ${error}`;
+        if (reported.has(key)) return;
+        if (reported.size >= 256) reported.clear(); // bounded: a flood of distinct errors is logged again, not remembered forever
+        reported.add(key);
+        log.log('warn', 'source failed (logged once per distinct error)', { source: name, error });
+      };
       return results.flatMap((result, i) => {
-        if (result.status === 'fulfilled') return result.value;
-        failures++;
-        const key = `${sources[i]!.name}: ${(result.reason as Error)?.message}`;
-        if (!reported.has(key)) {
-          reported.add(key);
-          log.log('warn', 'source failed', { source: sources[i]!.name, error: (result.reason as Error)?.message });
+        const name = sources[i]!.name;
+        if (result.status === 'rejected') {
+          fail(name, result.reason instanceof Error ? result.reason.message : String(result.reason));
+          return [];
         }
-        return [];
+        return result.value.filter((metric) => {
+          const check = metricSchema.safeParse(metric);
+          if (!check.success) fail(name, `invalid metric ${metric.name}: ${describeIssues(check.error)}`);
+          return check.success;
+        });
       });
     },
   };

@@ -1,25 +1,32 @@
-import { hostname, platform } from 'node:os';
+import { accessSync, constants } from 'node:fs';
+import { hostname, platform, version } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadConfig } from '../src/config/load.ts';
+import { ConfigError, loadConfig } from '../src/config/load.ts';
 import { ID_PATTERN, normaliseId } from '../src/contract/topics.ts';
 
 // Agent configuration: YAML file + AGENT_* environment overrides (AGENT_MQTT__URL=…).
+// TLS file names follow the collector's configuration (caFile, certFile, keyFile).
 
 const idSchema = z.string().regex(ID_PATTERN, `expected lower-case letters, digits, ".", "-" or "_" (${ID_PATTERN})`);
 
-function defaultStateDir(): string {
-  return platform() === 'win32' ? join(process.env.ProgramData ?? 'C:\\ProgramData', 'belediye-agent') : '/var/lib/belediye-agent';
+/** Pure: Linux machines and Windows Server are servers, everything else a PC. `osVersion` is os.version(), e.g. "Windows Server 2019 Standard". */
+export function defaultKind(os: NodeJS.Platform, osVersion: string): 'pc' | 'server' {
+  return os === 'linux' || (os === 'win32' && /server/i.test(osVersion)) ? 'server' : 'pc';
+}
+
+export function defaultStateDir(os: NodeJS.Platform, env: NodeJS.ProcessEnv): string {
+  return os === 'win32' ? join(env.ProgramData ?? 'C:\\ProgramData', 'belediye-agent') : '/var/lib/belediye-agent';
 }
 
 export const agentConfigSchema = z.strictObject({
   site: idSchema,
   device: idSchema.default(() => normaliseId(hostname())),
-  kind: z.enum(['pc', 'server']).default(() => (platform() === 'linux' ? 'server' : 'pc')),
+  kind: z.enum(['pc', 'server']).default(() => defaultKind(platform(), version())),
   intervalS: z.number().min(1).max(3600).default(10),
   hardwareIntervalS: z.number().min(10).max(86_400).default(300),
   inventoryIntervalS: z.number().min(60).max(7 * 86_400).default(3600),
-  stateDir: z.string().min(1).default(defaultStateDir),
+  stateDir: z.string().min(1).default(() => defaultStateDir(platform(), process.env)),
   /** KVKK: the logged-in user name is personal data; off unless the institution decides otherwise. */
   collectUserName: z.boolean().default(false),
   queue: z.strictObject({ maxMessages: z.number().int().positive().max(1_000_000).default(10_000) }).prefault({}),
@@ -28,15 +35,34 @@ export const agentConfigSchema = z.strictObject({
     username: z.string().optional(),
     password: z.string().optional(),
     clientId: z.string().min(1).max(64).optional(),
-    caFile: z.string().optional(),
-    certFile: z.string().optional(),
-    keyFile: z.string().optional(),
+    caFile: z.string().min(1).optional(),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
     rejectUnauthorized: z.boolean().default(true),
     keepaliveS: z.number().int().min(5).max(3600).default(30),
+    connectTimeoutS: z.number().min(1).max(300).default(15),
   }),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
+/** A TLS file that cannot be read is a configuration error, reported by field at start, not a crash at connect time. */
+function checkReadableFiles(config: AgentConfig): void {
+  const problems: string[] = [];
+  for (const field of ['caFile', 'certFile', 'keyFile'] as const) {
+    const path = config.mqtt[field];
+    if (!path) continue;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (error) {
+      problems.push(`  mqtt.${field}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  if (config.mqtt.certFile && !config.mqtt.keyFile) problems.push('  mqtt.keyFile: required when mqtt.certFile is set');
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+}
+
 export function loadAgentConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  return loadConfig(agentConfigSchema, { file, env, envPrefix: 'AGENT_' });
+  const config = loadConfig(agentConfigSchema, { file, env, envPrefix: 'AGENT_' });
+  checkReadableFiles(config);
+  return config;
 }

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { parseArgs } from 'node:util';
 import si from 'systeminformation';
-import { loadOrExit } from '../src/config/load.ts';
-import { CONTRACT_VERSION, type Metric, type MetricsMessage, type StateMessage } from '../src/contract/schemas.ts';
+import { ConfigError } from '../src/config/load.ts';
+import { CONTRACT_VERSION, type EventMessage, type Metric, type MetricsMessage, type StateMessage } from '../src/contract/schemas.ts';
 import { createLogger } from '../src/log.ts';
 import { createCollector } from './collect.ts';
 import { loadAgentConfig, type AgentConfig } from './config.ts';
@@ -12,12 +12,14 @@ import { startPublisher } from './publish.ts';
 import { createMemoryQueue } from './queue/message-queue.ts';
 import { sourcesFor } from './sources/index.ts';
 import { bootTimeMs } from './sources/system.ts';
-import { isReboot, loadState, saveState } from './state.ts';
+import { rebootEvent, loadState, saveState, type AgentState } from './state.ts';
 
 // CLI: node agent/main.ts [--config agent.yaml] [--once]
 // --once prints one metrics message and the inventory as JSON and exits (for a technician).
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const FAST_TIMEOUT_MS = 5_000;
+const SLOW_TIMEOUT_MS = 120_000;
 const log = createLogger({ name: 'agent' });
 const collector = createCollector(log);
 let seq = 0;
@@ -33,45 +35,58 @@ async function inventoryFor(config: AgentConfig) {
 }
 
 async function once(config: AgentConfig): Promise<void> {
-  // Counter-based rates need two readings; a second apart gives a real first sample.
-  await collector.collect(sourcesFor('fast'));
+  // Counter-based values (CPU usage, rates) need two readings; a second apart gives a real sample.
+  await collector.collect(sourcesFor('fast'), FAST_TIMEOUT_MS);
   await new Promise((r) => setTimeout(r, 1000));
-  const metrics = await collector.collect([...sourcesFor('fast'), ...sourcesFor('slow')]);
+  const metrics = [...(await collector.collect(sourcesFor('fast'), FAST_TIMEOUT_MS)), ...(await collector.collect(sourcesFor('slow'), SLOW_TIMEOUT_MS))];
   process.stdout.write(`${JSON.stringify({ site: config.site, device: config.device, metrics: metricsMessage(metrics), inventory: await inventoryFor(config) }, null, 2)}\n`);
+}
+
+/** The state file only helps (reboot events, fewer inventory messages): if it cannot be written, say so once and go on. */
+function stateKeeper(dir: string) {
+  let warned = false;
+  return (state: AgentState) => {
+    try {
+      saveState(dir, state);
+    } catch (error) {
+      if (!warned) log.log('error', 'cannot write the state file; reboot detection and inventory change tracking will not survive a restart', { stateDir: dir, error });
+      warned = true;
+    }
+  };
+}
+
+function every(seconds: number, task: () => Promise<void>, firstAfterMs = 0): NodeJS.Timeout {
+  let running = false;
+  const tick = () => {
+    if (running) return; // a slow collection is skipped, never stacked
+    running = true;
+    task()
+      .catch((error: unknown) => log.log('error', 'task failed', { error }))
+      .finally(() => (running = false));
+  };
+  setTimeout(tick, firstAfterMs);
+  return setInterval(tick, seconds * 1000);
 }
 
 function run(config: AgentConfig): void {
   const state = loadState(config.stateDir);
+  const save = stateKeeper(config.stateDir);
   const bootTime = bootTimeMs(Date.now(), uptime());
   const birth = (): StateMessage => ({ v: 1, ts: Date.now(), state: 'online', kind: config.kind, intervalS: config.intervalS, bootTime, agent: { name: 'belediye-agent', version: VERSION } });
   const publisher = startPublisher(config, birth, createMemoryQueue(config.queue.maxMessages), log);
 
-  if (isReboot(state.bootTimeMs, bootTime)) {
-    publisher.send('event', { v: 1, ts: Date.now(), type: 'reboot', severity: 'warning', data: { boot_time_ms: bootTime, previous_boot_time_ms: state.bootTimeMs! } }, { priority: 'event' });
-  }
+  const reboot: EventMessage | undefined = rebootEvent(state.bootTimeMs, bootTime, Date.now());
+  if (reboot) publisher.send('event', reboot, { priority: 'event' });
   state.bootTimeMs = bootTime;
-  saveState(config.stateDir, state);
-
-  const every = (seconds: number, task: () => Promise<void>, firstAfterMs = 0) => {
-    let running = false;
-    const tick = () => {
-      if (running) return; // a slow collection is skipped, never stacked
-      running = true;
-      task()
-        .catch((error: unknown) => log.log('error', 'task failed', { error }))
-        .finally(() => (running = false));
-    };
-    setTimeout(tick, firstAfterMs);
-    return setInterval(tick, seconds * 1000);
-  };
+  save(state);
 
   const timers = [
     every(config.intervalS, async () => {
-      const metrics = await collector.collect(sourcesFor('fast'));
+      const metrics = await collector.collect(sourcesFor('fast'), Math.min(FAST_TIMEOUT_MS, config.intervalS * 1000));
       if (metrics.length > 0) publisher.send('metrics', metricsMessage(metrics));
     }),
     every(config.hardwareIntervalS, async () => {
-      const metrics = await collector.collect(sourcesFor('slow'));
+      const metrics = await collector.collect(sourcesFor('slow'), SLOW_TIMEOUT_MS);
       if (metrics.length > 0) publisher.send('metrics', metricsMessage(metrics));
     }, 2_000),
     every(config.inventoryIntervalS, async () => {
@@ -79,7 +94,7 @@ function run(config: AgentConfig): void {
       if (message.hash === state.inventoryHash) return;
       publisher.send('inventory', message, { retain: true, priority: 'event' });
       state.inventoryHash = message.hash;
-      saveState(config.stateDir, state);
+      save(state);
     }, 3_000),
   ];
 
@@ -91,12 +106,24 @@ function run(config: AgentConfig): void {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
-  log.log('info', 'agent started', { site: config.site, device: config.device, intervalS: config.intervalS, version: VERSION });
+  log.log('info', 'agent started', { site: config.site, device: config.device, kind: config.kind, intervalS: config.intervalS, version: VERSION });
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, once: { type: 'boolean' } } });
-  const config = loadOrExit(() => loadAgentConfig(values.config));
+  let values: { config?: string | undefined; once?: boolean | undefined };
+  let config: AgentConfig;
+  try {
+    ({ values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, once: { type: 'boolean' } } }));
+    config = loadAgentConfig(values.config);
+  } catch (error) {
+    // A wrong option or configuration is the operator's to fix: one clear line, no stack trace.
+    const usage = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? '\nusage: node agent/main.ts [--config agent.yaml] [--once]' : '';
+    if (error instanceof ConfigError || usage) {
+      process.stderr.write(`${(error as Error).message}${usage}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   if (values.once) {
     once(config).then(
       () => process.exit(0),

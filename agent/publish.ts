@@ -13,6 +13,11 @@ import type { MessageQueue, QueuedMessage } from './queue/message-queue.ts';
 
 const RECONNECT = { initialMs: 1_000, maxMs: 60_000 };
 
+/** Pure: the broker URL without user and password, for logs. */
+export function urlForLog(url: string): string {
+  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1');
+}
+
 export interface Publisher {
   send(channel: DeviceChannel, body: object, options?: { retain?: boolean; priority?: QueuedMessage['priority'] }): void;
   connected(): boolean;
@@ -27,12 +32,15 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
   let attempt = 0;
   let stopping = false;
 
+  // The broker publishes the will as stored at connect time; its ts is the last (re)connect.
+  const lastWill = () => Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), state: 'offline', reason: 'lwt' } satisfies StateMessage));
+
   const options = (): IClientOptions => ({
     protocolVersion,
     clientId: config.mqtt.clientId ?? `${config.site}.${config.device}`,
     clean: true,
     keepalive: config.mqtt.keepaliveS,
-    connectTimeout: 15_000,
+    connectTimeout: config.mqtt.connectTimeoutS * 1000,
     reconnectPeriod: backoffDelay(RECONNECT, 0),
     username: config.mqtt.username,
     password: config.mqtt.password,
@@ -40,7 +48,7 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
     cert: file(config.mqtt.certFile),
     key: file(config.mqtt.keyFile),
     rejectUnauthorized: config.mqtt.rejectUnauthorized,
-    will: { topic: stateTopic, payload: Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), state: 'offline', reason: 'lwt' })), qos: 1, retain: true },
+    will: { topic: stateTopic, payload: lastWill(), qos: 1, retain: true },
   });
 
   let client: MqttClient = connect();
@@ -49,7 +57,7 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
     const c = mqtt.connect(config.mqtt.url, options());
     c.on('connect', () => {
       attempt = 0;
-      log.log('info', 'connected', { url: config.mqtt.url, protocolVersion });
+      log.log('info', 'connected', { url: urlForLog(config.mqtt.url), protocolVersion });
       c.publish(stateTopic, JSON.stringify(birth()), { qos: 1, retain: true });
       const dropped = queue.takeDropped();
       if (dropped.samples + dropped.events > 0) {
@@ -61,7 +69,7 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
     c.on('error', (error: Error & { code?: number }) => {
       // CONNACK return code 1: unacceptable protocol version.
       if (protocolVersion === 5 && (error.code === 1 || /protocol version/i.test(error.message))) {
-        log.log('info', 'broker refused MQTT 5, using MQTT 3.1.1', { url: config.mqtt.url });
+        log.log('info', 'broker refused MQTT 5, using MQTT 3.1.1', { url: urlForLog(config.mqtt.url) });
         protocolVersion = 4;
         c.end(true);
         client = connect();
@@ -69,8 +77,12 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
       }
       log.log('warn', 'mqtt error', { error: error.message });
     });
-    c.on('close', () => {
-      if (!stopping) c.options.reconnectPeriod = backoffDelay(RECONNECT, attempt++);
+    // mqtt.js waits a fixed reconnectPeriod; setting it before its own close handler runs (hence
+    // prepend) makes every wait a fresh backoff step with jitter.
+    c.prependListener('close', () => {
+      if (stopping) return;
+      c.options.reconnectPeriod = backoffDelay(RECONNECT, attempt++);
+      if (c.options.will) c.options.will.payload = lastWill();
     });
     return c;
   }

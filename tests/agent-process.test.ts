@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
@@ -12,10 +12,15 @@ import { startMosquitto, startProcess, tempDir, waitFor, type ManagedProcess, ty
 
 const run = promisify(execFile);
 
-function agentConfig(values: Record<string, unknown>): string {
+function agentConfig(values: Record<string, unknown>, previousBootTimeMs?: number): string {
   const dir = tempDir('agent');
   const file = join(dir, 'agent.yaml');
-  writeFileSync(file, stringify({ stateDir: join(dir, 'state'), ...values }));
+  const stateDir = join(dir, 'state');
+  if (previousBootTimeMs !== undefined) {
+    mkdirSync(stateDir);
+    writeFileSync(join(stateDir, 'state.json'), JSON.stringify({ bootTimeMs: previousBootTimeMs }));
+  }
+  writeFileSync(file, stringify({ stateDir, ...values }));
   return file;
 }
 
@@ -35,7 +40,8 @@ describe('a real agent process against Mosquitto (MQTT 5)', () => {
   });
 
   const messages = (device: string, channel: string) => seen.filter((m) => m.topic === `muni/v1/zabita/${device}/${channel}`);
-  const start = (device: string): ManagedProcess => startProcess(process.execPath, ['agent/main.ts', '--config', agentConfig({ site: 'zabita', device, intervalS: 1, mqtt: { url: mosquitto.url } })]);
+  const start = (device: string, previousBootTimeMs?: number): ManagedProcess =>
+    startProcess(process.execPath, ['agent/main.ts', '--config', agentConfig({ site: 'zabita', device, intervalS: 1, mqtt: { url: mosquitto.url } }, previousBootTimeMs)]);
 
   it('publishes birth, metrics on schedule and inventory, all valid under the contract; last will on SIGKILL', async () => {
     const agent = start('pc-01');
@@ -65,9 +71,12 @@ describe('a real agent process against Mosquitto (MQTT 5)', () => {
     late.end(true);
   });
 
-  it('publishes a clean offline state on SIGTERM', async () => {
-    const agent = start('pc-02');
+  it('reports a reboot seen in the state file, and publishes a clean offline state on SIGTERM', async () => {
+    const agent = start('pc-02', Date.UTC(2024, 0, 1));
     await waitFor('birth', async () => messages('pc-02', 'state').length >= 1, 15_000);
+    await waitFor('reboot event', async () => messages('pc-02', 'event').length >= 1, 15_000);
+    const reboot = decodeDeviceMessage('muni/v1/zabita/pc-02/event', messages('pc-02', 'event')[0]!.payload);
+    expect(reboot.ok && reboot.message.body).toMatchObject({ type: 'reboot', severity: 'warning', data: { previous_boot_time_ms: Date.UTC(2024, 0, 1) } });
     await agent.stop('SIGTERM');
     expect(agent.child.exitCode).toBe(0);
     await waitFor('shutdown state', async () => messages('pc-02', 'state').some((m) => JSON.parse(m.payload.toString()).reason === 'shutdown'), 5_000);
@@ -92,6 +101,11 @@ describe('agent CLI', () => {
     expect(stderr).toMatch(/site: expected lower-case/);
     expect(stderr).toMatch(/intervalS/);
     expect(stderr).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('refuses an unreadable TLS file by field, before connecting', async () => {
+    const failure = await run(process.execPath, ['agent/main.ts', '--config', agentConfig({ site: 'zabita', mqtt: { url: 'mqtts://127.0.0.1:8883', caFile: '/yok/ca.crt' } })]).catch((e: { code: number; stderr: string }) => e);
+    expect(failure).toMatchObject({ code: 2, stderr: expect.stringContaining('mqtt.caFile: cannot read /yok/ca.crt: ENOENT') });
   });
 
   it('refuses a missing configuration file clearly', async () => {

@@ -1,43 +1,57 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { platform } from 'node:os';
+import { join } from 'node:path';
 import type { Metric } from '../../src/contract/schemas.ts';
 import type { Source } from '../sources/types.ts';
 
 // Disk health through smartctl's JSON output (smartmontools 7+), when smartctl is installed.
 
-interface SmartctlReport {
-  device?: { name?: string };
-  smart_status?: { passed?: boolean };
-  temperature?: { current?: number };
-  power_on_time?: { hours?: number };
-  ata_smart_attributes?: { table?: { id: number; raw?: { value?: number } }[] };
-  nvme_smart_health_information_log?: { media_errors?: number; temperature?: number; power_on_hours?: number };
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+
+/**
+ * Pure: one `smartctl -a -j` report → a `smart` metric, or nothing when the disk gives no
+ * verdict (a CD drive, a USB bridge without SAT). Disks behind a RAID controller share a
+ * device name (/dev/bus/0 with type megaraid,N), so the type becomes part of the tag there.
+ */
+export function smartMetric(report: unknown): Metric | undefined {
+  const device = obj(obj(report).device);
+  const passed = obj(obj(report).smart_status).passed;
+  if (typeof device.name !== 'string' || typeof passed !== 'boolean') return undefined;
+  const type = typeof device.type === 'string' && device.type.includes(',') ? `:${device.type}` : '';
+  const disk = `${device.name.replace(/^\/dev\//, '')}${type}`.slice(0, 128);
+
+  const table = obj(obj(report).ata_smart_attributes).table;
+  const attr = (id: number) => (Array.isArray(table) ? num(obj(obj(table.find((a) => obj(a).id === id)).raw).value) : undefined);
+  const nvme = obj(obj(report).nvme_smart_health_information_log);
+  const fields: Metric['fields'] = { passed };
+  const values: [string, number | undefined][] = [
+    ['temperature_c', num(obj(obj(report).temperature).current) ?? num(nvme.temperature)],
+    ['power_on_hours', num(obj(obj(report).power_on_time).hours) ?? num(nvme.power_on_hours)],
+    ['reallocated_sectors', attr(5)],
+    ['pending_sectors', attr(197)],
+    ['media_errors', num(nvme.media_errors)],
+  ];
+  for (const [key, value] of values) if (value !== undefined) fields[key] = value;
+  return { name: 'smart', tags: { disk }, fields };
 }
 
-/** Pure: one `smartctl -a -j` report → a `smart` metric (or nothing when the disk reports no verdict). */
-export function smartMetric(report: SmartctlReport): Metric | undefined {
-  const name = report.device?.name?.replace(/^\/dev\//, '');
-  const passed = report.smart_status?.passed;
-  if (!name || passed === undefined) return undefined;
-  const fields: Metric['fields'] = { passed };
-  const attr = (id: number) => report.ata_smart_attributes?.table?.find((a) => a.id === id)?.raw?.value;
-  const nvme = report.nvme_smart_health_information_log;
-  const temperature = report.temperature?.current ?? nvme?.temperature;
-  const hours = report.power_on_time?.hours ?? nvme?.power_on_hours;
-  const set = (key: string, value: number | undefined) => {
-    if (value !== undefined && Number.isFinite(value)) fields[key] = value;
-  };
-  set('temperature_c', temperature);
-  set('power_on_hours', hours);
-  set('reallocated_sectors', attr(5));
-  set('pending_sectors', attr(197));
-  set('media_errors', nvme?.media_errors);
-  return { name: 'smart', tags: { disk: name.slice(0, 128) }, fields };
+/** Pure: `smartctl --scan-open --json` → devices to ask, with the type smartctl found for each. */
+export function scannedDevices(scan: unknown): { name: string; type: string }[] {
+  const devices = (scan as { devices?: unknown })?.devices;
+  if (!Array.isArray(devices)) return [];
+  return devices.flatMap((d: { name?: unknown; type?: unknown }) => (typeof d?.name === 'string' ? [{ name: d.name, type: typeof d.type === 'string' ? d.type : 'auto' }] : []));
 }
+
+// The smartmontools installer for Windows does not put smartctl on the PATH of SYSTEM.
+const windowsSmartctl = join(process.env.ProgramFiles ?? 'C:\\Program Files', 'smartmontools', 'bin', 'smartctl.exe');
+const command = platform() === 'win32' && existsSync(windowsSmartctl) ? windowsSmartctl : 'smartctl';
 
 /** smartctl's exit status is a bit mask that is non-zero for failing disks too: the JSON is what counts. */
 function smartctl(args: string[]): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    execFile('smartctl', [...args, '--json'], { timeout: 30_000, maxBuffer: 4 * 1024 * 1024 }, (error, stdout) => {
+    execFile(command, [...args, '--json'], { timeout: 20_000, maxBuffer: 4 * 1024 * 1024, windowsHide: true }, (error, stdout) => {
       if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') return reject(error);
       try {
         resolve(JSON.parse(stdout));
@@ -55,17 +69,21 @@ export const smartSource: Source = {
   cadence: 'slow',
   async collect() {
     if (smartctlMissing) return [];
-    let scan: { devices?: { name: string; type?: string }[] };
+    let scan: unknown;
     try {
-      scan = (await smartctl(['--scan-open'])) as typeof scan;
+      scan = await smartctl(['--scan-open']);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') smartctlMissing = true;
+      // Not installed is a normal state: remember it and stop asking. Anything else is a real failure.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      smartctlMissing = true;
       return [];
     }
-    const reports = await Promise.allSettled((scan.devices ?? []).map((d) => smartctl(['-a', '-d', d.type ?? 'auto', d.name])));
-    return reports.flatMap((r) => {
-      const metric = r.status === 'fulfilled' ? smartMetric(r.value as SmartctlReport) : undefined;
-      return metric ? [metric] : [];
-    });
+    // One disk after the other: parallel smartctl runs on a busy controller only compete.
+    const metrics: Metric[] = [];
+    for (const d of scannedDevices(scan).slice(0, 64)) {
+      const metric = smartMetric(await smartctl(['-a', '-d', d.type, d.name]).catch(() => undefined));
+      if (metric) metrics.push(metric);
+    }
+    return metrics;
   },
 };

@@ -41,7 +41,8 @@ export function parseRegUninstall(text: string): SoftwareEntry[] {
   let current: Record<string, string> = {};
   const flush = () => {
     const name = current.DisplayName;
-    if (name && current.SystemComponent !== '0x1' && !current.ParentKeyName && !/^(KB\d+|Security Update|Update for)/i.test(name)) {
+    const isUpdate = current.ParentKeyName !== undefined || /^(Update|Hotfix|Security Update)$/i.test(current.ReleaseType ?? '') || /^(KB\d+|Security Update|Update for)/i.test(name ?? '');
+    if (name && current.SystemComponent !== '0x1' && !isUpdate) {
       out.push(entry(name, current.DisplayVersion, current.Publisher, current.InstallDate));
     }
     current = {};
@@ -58,10 +59,18 @@ export function parseRegUninstall(text: string): SoftwareEntry[] {
   return out;
 }
 
-function run(command: string, args: string[]): Promise<string> {
+function run(command: string, args: string[], windowsVerbatimArguments = false): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { timeout: 60_000, maxBuffer: 32 * 1024 * 1024, windowsHide: true }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+    execFile(command, args, { timeout: 60_000, maxBuffer: 32 * 1024 * 1024, windowsHide: true, windowsVerbatimArguments }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
   });
+}
+
+/**
+ * reg.exe writes in the console code page (857 on Turkish Windows), which would garble "İ", "ş",
+ * "ğ" in program and publisher names; switching the code page to UTF-8 first keeps them intact.
+ */
+function regQuery(key: string): Promise<string> {
+  return run('cmd.exe', ['/d', '/s', '/c', `"chcp 65001 >nul & reg query ${key} /s"`], true);
 }
 
 const UNINSTALL_KEYS = [
@@ -72,7 +81,8 @@ const UNINSTALL_KEYS = [
 export async function installedSoftware(): Promise<SoftwareEntry[]> {
   let list: SoftwareEntry[];
   if (platform() === 'win32') {
-    const outputs = await Promise.all(UNINSTALL_KEYS.map((key) => run('reg', ['query', key, '/s']).catch(() => '')));
+    // The WOW6432Node key is missing on 32-bit Windows: a failed query is an empty list, not an error.
+    const outputs = await Promise.all(UNINSTALL_KEYS.map((key) => regQuery(key).catch(() => '')));
     list = outputs.flatMap(parseRegUninstall);
   } else {
     list = await run('dpkg-query', ['-W', '-f', '${Package}\t${Version}\t${Maintainer}\t${db:Status-Abbrev}\n'])
@@ -80,7 +90,14 @@ export async function installedSoftware(): Promise<SoftwareEntry[]> {
       .catch(() => run('rpm', ['-qa', '--queryformat', '%{NAME}\t%{VERSION}-%{RELEASE}\t%{VENDOR}\n']).then(parseRpm))
       .catch(() => []);
   }
-  // One entry per name and version, in a stable order, so the inventory hash changes only on real changes.
+  return normaliseSoftware(list);
+}
+
+/**
+ * Pure: one entry per name and version (64-bit programs often register in both Uninstall keys),
+ * in a stable order, at most the contract's 10,000: the inventory hash changes only on real changes.
+ */
+export function normaliseSoftware(list: readonly SoftwareEntry[]): SoftwareEntry[] {
   const unique = new Map(list.map((s) => [`${s.name}\u0000${s.version ?? ''}`, s]));
-  return [...unique.values()].sort((a, b) => a.name.localeCompare(b.name) || (a.version ?? '').localeCompare(b.version ?? ''));
+  return [...unique.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : (a.version ?? '') < (b.version ?? '') ? -1 : 1)).slice(0, 10_000);
 }

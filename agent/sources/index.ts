@@ -3,11 +3,13 @@ import { smartSource } from '../hardware/smart.ts';
 import { batterySource } from './battery.ts';
 import { cpuSource } from './cpu.ts';
 import { diskioSource } from './diskio.ts';
-import { filesystemsSource } from './filesystems.ts';
-import { memorySource } from './memory.ts';
-import { networkFastSource, networkSlowSource } from './network.ts';
-import { sensorsSource } from './sensors.ts';
+import { fanSource } from './fan.ts';
+import { fsSource } from './fs.ts';
+import { memSource } from './mem.ts';
+import { netSource } from './net.ts';
+import { swapSource } from './swap.ts';
 import { systemSource } from './system.ts';
+import { tempSource } from './temp.ts';
 import type { Source } from './types.ts';
 
 // Every metric family the agent knows. A new family is a new file and one line here; the
@@ -19,7 +21,7 @@ export function registerSource(source: Source): void {
   sources.push(source);
 }
 
-for (const source of [cpuSource, memorySource, filesystemsSource, diskioSource, networkFastSource, networkSlowSource, systemSource, sensorsSource, batterySource, smartSource, raidSource]) {
+for (const source of [cpuSource, memSource, swapSource, fsSource, diskioSource, netSource, systemSource, tempSource, fanSource, batterySource, smartSource, raidSource]) {
   registerSource(source);
 }
 
