@@ -51,6 +51,7 @@ describe('agent → Mosquitto → collector (external mode) → /api/v2/write', 
     expect(kiosk[0]?.timestamps[0]).toBe(base);
     const agentSeries = await vm.exportSeries('{__name__="cpu_usage_pct",device="pc-ext"}');
     expect(agentSeries[0]?.metric).toMatchObject({ site: 'zabita', kind: 'pc' });
-    expect(agentSeries[0]?.values.length).toBeGreaterThanOrEqual(3);
+    // CPU usage needs two readings of /proc/stat, so the agent's first message carries none.
+    expect(agentSeries[0]?.values.length).toBeGreaterThanOrEqual(2);
   });
 });
