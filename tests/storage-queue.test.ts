@@ -17,7 +17,7 @@ describe('WriteQueue against a real InfluxDB', () => {
   });
   afterAll(async () => influx?.stop());
 
-  const writer = () => createInfluxV1Writer({ type: 'influx-v1', url: influx.url, database: 'monitoring', timeoutMs: 2000, createDatabase: true });
+  const writer = () => createInfluxV1Writer({ url: influx.url, database: 'monitoring', timeoutMs: 2000 });
   const count = async (device: string) => Number((await influx.query('monitoring', `SELECT count(usage_pct) FROM cpu WHERE device = '${device}'`))[0]?.values[0]?.[1] ?? 0);
 
   it('writes a stream in batches and everything arrives once across an InfluxDB outage', async () => {

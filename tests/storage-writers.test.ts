@@ -1,128 +1,119 @@
-import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Point } from '../collector/model/point.ts';
 import { createInfluxV1Writer } from '../collector/storage/influx-v1.ts';
 import { createInfluxV2Writer } from '../collector/storage/influx-v2.ts';
-import { toLineProtocol } from '../collector/storage/line-protocol.ts';
-import { WriteError, type PointWriter } from '../collector/storage/writer.ts';
-import { freePort, startInfluxDB, startVictoriaMetrics, waitFor, type InfluxServer, type VictoriaMetricsServer } from './helpers/servers.ts';
+import { WriteError } from '../collector/storage/writer.ts';
+import { startHttpStub, type HttpStub } from './helpers/loopback-stubs.ts';
+import { startInfluxDB, startVictoriaMetrics, type InfluxServer } from './helpers/servers.ts';
+import { describeWriterContract } from './helpers/writer-contract.ts';
 
-const t0 = Date.UTC(2026, 10, 24, 9, 0, 0);
-const point = (value: number, time = t0, device = 'bi-pc01'): Point => ({
-  measurement: 'cpu',
-  tags: { site: 'çayırova', device, kind: 'pc' },
-  fields: { usage_pct: value },
-  time,
-});
+const influxString = (s: string) => `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+const promString = (s: string) => JSON.stringify(s);
 
-describe('line protocol', () => {
-  it('escapes tags, measurement and strings, keeps Turkish text', () => {
-    const line = toLineProtocol({ measurement: 'my meas,x', tags: { site: 'a b,c=d', z: '' }, fields: { msg: 'Disk "C:" dolu\\ş\nğ', v: 1.5, ok: true }, time: 1.9e12 });
-    expect(line).toBe('my\\ meas\\,x,site=a\\ b\\,c\\=d msg="Disk \\"C:\\" dolu\\\\ş\\nğ",v=1.5,ok=true 1900000000000');
-  });
-  it('refuses NaN and empty field sets with a clear error', () => {
-    expect(() => toLineProtocol({ measurement: 'm', tags: {}, fields: { v: Number.NaN }, time: 1 })).toThrow(/field "v" is not a finite number/);
-    expect(() => toLineProtocol({ measurement: 'm', tags: {}, fields: {}, time: 1 })).toThrow(/no fields/);
-  });
-});
-
-interface Backend {
-  writer: () => PointWriter;
-  /** values stored for cpu.usage_pct of a device, ordered by time */
-  values: (device: string) => Promise<number[]>;
-  tags: (device: string) => Promise<Record<string, string>>;
-  writeConflict?: () => Promise<void>;
-}
-
-// One contract every writer passes, against the real server it targets.
-function describeWriterContract(name: string, setup: () => Promise<{ backend: Backend; stop: () => Promise<void> }>) {
-  describe(`${name} writer contract`, () => {
-    let backend: Backend;
-    let stop: () => Promise<void>;
-    let silent: Server;
-    let silentPort: number;
-    beforeAll(async () => {
-      ({ backend, stop } = await setup());
-      silentPort = await freePort();
-      silent = createServer(() => {}).listen(silentPort, '127.0.0.1');
-    });
-    afterAll(async () => {
-      silent?.close();
-      await stop?.();
-    });
-
-    it('writes points with their tags, fields and timestamps; a rewrite does not duplicate', async () => {
-      const w = backend.writer();
-      await w.write([point(10), point(20, t0 + 1000), point(30, t0 + 2000, 'bi-pc02')]);
-      await w.write([point(10), point(20, t0 + 1000)]);
-      await waitFor('both points', async () => (await backend.values('bi-pc01')).length === 2);
-      expect(await backend.values('bi-pc01')).toEqual([10, 20]);
-      expect(await backend.tags('bi-pc02')).toMatchObject({ site: 'çayırova', device: 'bi-pc02', kind: 'pc' });
-    });
-
-    it('reports an unreachable server as retryable', async () => {
-      const refused = await freePort();
-      const error = await backend.writerFor(`http://127.0.0.1:${refused}`).write([point(1)]).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(WriteError);
-      expect((error as WriteError).retryable).toBe(true);
-    });
-
-    it('reports a server that never answers as retryable after the timeout', async () => {
-      const error = await backend.writerFor(`http://127.0.0.1:${silentPort}`, 300).write([point(1)]).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(WriteError);
-      expect((error as WriteError).retryable).toBe(true);
-    });
-  });
-}
-
-interface Backend {
-  writerFor: (url: string, timeoutMs?: number) => PointWriter;
-}
-
-describeWriterContract('InfluxDB v1 (influxdb 1.6.7)', async () => {
-  const influx: InfluxServer = await startInfluxDB();
-  await influx.createDatabase('monitoring');
-  const v1 = (url: string, timeoutMs = 5000) => createInfluxV1Writer({ type: 'influx-v1', url, database: 'monitoring', timeoutMs, createDatabase: true });
+describeWriterContract('InfluxDB v1 writer → influxdb 1.6.7', { fieldTypes: true }, async () => {
+  const influx = await startInfluxDB();
+  const v1 = (url: string, timeoutMs: number) => createInfluxV1Writer({ url, database: 'monitoring', timeoutMs });
+  const select = (field: string, device: string) => influx.query('monitoring', `SELECT "${field}" FROM cpu WHERE device = ${influxString(device)} GROUP BY *`);
   return {
     stop: () => influx.stop(),
     backend: {
-      writer: () => v1(influx.url),
+      // No CREATE DATABASE beforehand: the writer creates it on the first 404.
+      writer: () => v1(influx.url, 5000),
       writerFor: v1,
-      values: async (device) => ((await influx.query('monitoring', `SELECT usage_pct FROM cpu WHERE device = '${device}'`))[0]?.values ?? []).map((v) => v[1] as number),
-      tags: async (device) => (await influx.query('monitoring', `SELECT last(usage_pct) FROM cpu WHERE device = '${device}' GROUP BY *`))[0]?.tags ?? {},
+      read: async (field, device) =>
+        (await select(field, device))
+          .flatMap((s) => s.values.map((v) => ({ time: v[0] as number, value: v[1] as number, tags: Object.fromEntries(Object.entries(s.tags ?? {}).filter(([, t]) => t !== '')) })))
+          .sort((a, b) => a.time - b.time),
+      readStrings: async (field, device) => (await select(field, device)).flatMap((s) => s.values.map((v) => v[1] as string)),
     },
   };
 });
 
-describeWriterContract('InfluxDB v2 API (@influxdata/influxdb-client → victoria-metrics)', async () => {
-  const vm: VictoriaMetricsServer = await startVictoriaMetrics();
-  // VictoriaMetrics accepts /api/v2/write and ignores org and token.
-  const v2 = (url: string, timeoutMs = 5000) => createInfluxV2Writer({ type: 'influx-v2', url, org: 'belediye', bucket: 'monitoring', token: 't', timeoutMs });
-  const series = async (device: string) => (await vm.exportSeries(`{__name__="cpu_usage_pct",device="${device}"}`))[0];
+// VictoriaMetrics implements /api/v2/write and ignores org and token; it stores `<measurement>_<field>`
+// series and keeps no strings. Its helper runs with deduplication, so a rewrite overwrites as in InfluxDB.
+describeWriterContract('InfluxDB v2 writer (@influxdata/influxdb-client) → victoria-metrics', { fieldTypes: false }, async () => {
+  const vm = await startVictoriaMetrics();
+  const v2 = (url: string, timeoutMs: number) => createInfluxV2Writer({ url, token: 'ignored-by-vm', org: 'belediye', bucket: 'monitoring', timeoutMs });
   return {
     stop: () => vm.stop(),
     backend: {
-      writer: () => v2(vm.url),
+      writer: () => v2(vm.url, 5000),
       writerFor: v2,
-      values: async (device) => (await series(device))?.values ?? [],
-      tags: async (device) => (await series(device))?.metric ?? {},
+      read: async (field, device) =>
+        (await vm.exportSeries(`{__name__=${promString(`cpu_${field}`)},device=${promString(device)}}`))
+          .flatMap(({ metric, values, timestamps }) => {
+            const { __name__: _, ...tags } = metric;
+            return values.map((value, i) => ({ time: timestamps[i]!, value, tags }));
+          })
+          .sort((a, b) => a.time - b.time),
     },
   };
 });
 
-describe('InfluxDB v1 permanent refusals', () => {
-  it('reports a field type conflict (HTTP 400) as not retryable, with the server’s reason', async () => {
-    const influx = await startInfluxDB();
-    try {
-      await influx.createDatabase('monitoring');
-      const w = createInfluxV1Writer({ type: 'influx-v1', url: influx.url, database: 'monitoring', timeoutMs: 5000, createDatabase: true });
-      await w.write([point(1)]);
-      const error = await w.write([{ ...point(2), fields: { usage_pct: 'yüksek' } }]).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(WriteError);
-      expect(error).toMatchObject({ retryable: false, status: 400 });
-      expect((error as Error).message).toMatch(/field type conflict/);
-    } finally {
-      await influx.stop();
-    }
+const point: Point = { measurement: 'cpu', tags: { site: 'merkez', device: 'srv1', kind: 'server' }, fields: { usage_pct: 5 }, time: Date.UTC(2026, 0, 5) };
+
+describe('InfluxDB v1 writer: database handling', () => {
+  let influx: InfluxServer;
+  beforeAll(async () => {
+    influx = await startInfluxDB();
+  });
+  afterAll(async () => influx?.stop());
+
+  it('creates a missing database on the first write (404) and writes the batch', async () => {
+    await createInfluxV1Writer({ url: influx.url, database: 'yeni_db', timeoutMs: 5000 }).write([point]);
+    expect((await influx.query('yeni_db', 'SELECT usage_pct FROM cpu'))[0]?.values).toEqual([[point.time, 5]]);
+  });
+
+  it('without permission to create it, reports a missing database as a permanent 404', async () => {
+    const error = await createInfluxV1Writer({ url: influx.url, database: 'olmayan', timeoutMs: 5000, createDatabase: false })
+      .write([point])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WriteError);
+    expect(error).toMatchObject({ retryable: false, status: 404 });
+    expect((error as Error).message).toMatch(/database not found/);
+  });
+
+  it('ensureDatabase() is idempotent', async () => {
+    const w = createInfluxV1Writer({ url: influx.url, database: 'iki "kez"', timeoutMs: 5000 });
+    await w.ensureDatabase();
+    await w.ensureDatabase();
+    await w.write([point]);
+    expect(await influx.query('iki "kez"', 'SELECT count(usage_pct) FROM cpu')).toHaveLength(1);
+  });
+});
+
+describe('request shape (recorded by a loopback HTTP server)', () => {
+  let stub: HttpStub;
+  beforeAll(async () => {
+    stub = await startHttpStub();
+  });
+  afterAll(async () => stub?.close());
+
+  it('v1 posts ms-precision line protocol to /write with db, rp and basic auth; the password never shows in errors', async () => {
+    const w = createInfluxV1Writer({ url: `${stub.url}/`, database: 'monitoring', retentionPolicy: '90gün', username: 'collector', password: 's3cr3t-parola', timeoutMs: 2000 });
+    stub.answer(204);
+    await w.write([point, point]);
+    const request = stub.requests.at(-1)!;
+    const url = new URL(request.url, stub.url);
+    expect(request.method).toBe('POST');
+    expect(url.pathname).toBe('/write');
+    expect(Object.fromEntries(url.searchParams)).toEqual({ db: 'monitoring', precision: 'ms', rp: '90gün' });
+    expect(request.headers.authorization).toBe(`Basic ${Buffer.from('collector:s3cr3t-parola').toString('base64')}`);
+    expect(request.body.split('\n')).toHaveLength(2);
+    stub.answer(401, '{"error":"authorization failed"}');
+    const error = (await w.write([point]).catch((e: unknown) => e)) as WriteError;
+    expect(error).toMatchObject({ retryable: false, status: 401 });
+    expect(`${error.message} ${String(error.cause)} ${JSON.stringify(error)}`).not.toMatch(/s3cr3t|Basic /);
+  });
+
+  it('v2 posts to /api/v2/write with org, bucket, ms precision and the token', async () => {
+    stub.answer(204);
+    await createInfluxV2Writer({ url: stub.url, token: 'tok-123', org: 'belediye', bucket: 'monitoring', timeoutMs: 2000 }).write([point]);
+    const request = stub.requests.at(-1)!;
+    const url = new URL(request.url, stub.url);
+    expect(url.pathname).toBe('/api/v2/write');
+    expect(Object.fromEntries(url.searchParams)).toEqual({ org: 'belediye', bucket: 'monitoring', precision: 'ms' });
+    expect(request.headers.authorization).toBe('Token tok-123');
+    expect(request.body).toBe(`cpu,device=srv1,kind=server,site=merkez usage_pct=5 ${point.time}`);
   });
 });

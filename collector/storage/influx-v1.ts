@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Point } from '../model/point.ts';
-import { writeErrorFromNetwork, writeErrorFromStatus } from './http-status.ts';
-import { encodeBatch } from './line-protocol.ts';
+import { encodeBatch, writeErrorFromNetwork, writeErrorFromStatus } from './write-errors.ts';
 import { WriteError, type PointWriter } from './writer.ts';
 
 // InfluxDB 1.x `/write` API (also served by 2.x and 3.x compatibility layers).
@@ -18,39 +17,59 @@ export const influxV1ConfigSchema = z.strictObject({
 });
 export type InfluxV1Config = z.infer<typeof influxV1ConfigSchema>;
 
+export interface InfluxV1Options {
+  url: string;
+  database: string;
+  retentionPolicy?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+  timeoutMs: number;
+  /**
+   * HTTP 404 (database not found) is permanent unless the writer may create the database: then
+   * it runs CREATE DATABASE once and writes again (a new or wiped server heals by itself).
+   * Without this permission a missing database is a configuration error: not retryable.
+   * Default true.
+   */
+  createDatabase?: boolean | undefined;
+}
+
 export interface InfluxV1Writer extends PointWriter {
   ensureDatabase(): Promise<void>;
 }
 
-export function createInfluxV1Writer(config: InfluxV1Config): InfluxV1Writer {
-  const base = config.url.replace(/\/+$/, '');
+const API = 'InfluxDB v1';
+const quoteIdentifier = (name: string) => `"${name.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+
+export function createInfluxV1Writer(options: InfluxV1Options): InfluxV1Writer {
+  const base = options.url.replace(/\/+$/, '');
+  // The credentials live only in this header; error messages carry InfluxDB's text, never it.
   const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
-  if (config.username) headers.authorization = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
-  const params = new URLSearchParams({ db: config.database, precision: 'ms' });
-  if (config.retentionPolicy) params.set('rp', config.retentionPolicy);
+  if (options.username) headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
+  const params = new URLSearchParams({ db: options.database, precision: 'ms' });
+  if (options.retentionPolicy) params.set('rp', options.retentionPolicy);
 
   async function post(path: string, body: string): Promise<void> {
     let response: Response;
     try {
-      response = await fetch(`${base}${path}`, { method: 'POST', headers, body, signal: AbortSignal.timeout(config.timeoutMs) });
+      response = await fetch(`${base}${path}`, { method: 'POST', headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
     } catch (error) {
-      throw writeErrorFromNetwork('InfluxDB v1', error);
+      throw writeErrorFromNetwork(API, error);
     }
-    if (!response.ok) throw writeErrorFromStatus('InfluxDB v1', response.status, await response.text().catch(() => ''));
+    if (!response.ok) throw writeErrorFromStatus(API, response.status, await response.text().catch(() => ''));
     await response.body?.cancel();
   }
 
-  const ensureDatabase = () => post(`/query?${new URLSearchParams({ q: `CREATE DATABASE "${config.database.replace(/"/g, '')}"` })}`, '');
+  const ensureDatabase = () => post(`/query?${new URLSearchParams({ q: `CREATE DATABASE ${quoteIdentifier(options.database)}` })}`, '');
 
   return {
     name: 'influx-v1',
     async write(points: readonly Point[]) {
-      const body = encodeBatch(points);
+      if (points.length === 0) return;
+      const body = encodeBatch(API, points).join('\n');
       try {
         await post(`/write?${params}`, body);
       } catch (error) {
-        // A database that is missing (new or recreated server) is created once, when allowed.
-        if (!(error instanceof WriteError && error.status === 404 && config.createDatabase)) throw error;
+        if (!(error instanceof WriteError && error.status === 404 && options.createDatabase !== false)) throw error;
         await ensureDatabase();
         await post(`/write?${params}`, body);
       }

@@ -1,18 +1,19 @@
-import { z } from 'zod';
-import { createInfluxV1Writer, influxV1ConfigSchema } from './influx-v1.ts';
-import { createInfluxV2Writer, influxV2ConfigSchema } from './influx-v2.ts';
+import type { z } from 'zod';
+import { createInfluxV1Writer, influxV1ConfigSchema, type InfluxV1Config } from './influx-v1.ts';
+import { createInfluxV2Writer, influxV2ConfigSchema, type InfluxV2Config } from './influx-v2.ts';
+import { WriterRegistry } from './writer-registry.ts';
 import type { PointWriter } from './writer.ts';
 
-// The output types the collector knows; adding one means adding its file and one line here.
-export const storageConfigSchema = z.discriminatedUnion('type', [influxV1ConfigSchema, influxV2ConfigSchema]);
-export type StorageConfig = z.infer<typeof storageConfigSchema>;
+// The output types this collector ships. A new one is its own file plus one register() line
+// here (and its config type in StorageConfig).
 
-type Factories = { [T in StorageConfig['type']]: (config: Extract<StorageConfig, { type: T }>) => PointWriter };
-const factories: Factories = {
-  'influx-v1': createInfluxV1Writer,
-  'influx-v2': createInfluxV2Writer,
-};
+export const writerRegistry = new WriterRegistry();
+writerRegistry.register<InfluxV1Config>({ type: 'influx-v1', schema: influxV1ConfigSchema, create: createInfluxV1Writer });
+writerRegistry.register<InfluxV2Config>({ type: 'influx-v2', schema: influxV2ConfigSchema, create: createInfluxV2Writer });
+
+export type StorageConfig = InfluxV1Config | InfluxV2Config;
+export const storageConfigSchema = writerRegistry.configSchema() as z.ZodType<StorageConfig>;
 
 export function createWriter(config: StorageConfig): PointWriter {
-  return (factories[config.type] as (c: StorageConfig) => PointWriter)(config);
+  return writerRegistry.create(config);
 }

@@ -1,3 +1,5 @@
+import type { Point } from '../model/point.ts';
+import { toLineProtocol } from './line-protocol.ts';
 import { WriteError } from './writer.ts';
 
 // One rule for both InfluxDB APIs: only failures that may pass by themselves are retried.
@@ -8,10 +10,22 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 export function writeErrorFromStatus(api: string, status: number, body: string): WriteError {
-  return new WriteError(`${api} write failed with HTTP ${status}: ${body.slice(0, 300)}`, { retryable: isRetryableStatus(status), status });
+  return new WriteError(`${api} write failed with HTTP ${status}: ${body.trim().slice(0, 300)}`, { retryable: isRetryableStatus(status), status });
 }
 
+/** Connection refused, reset, DNS, timeout: the server may be back soon. */
 export function writeErrorFromNetwork(api: string, error: unknown): WriteError {
   const reason = (error as Error).name === 'TimeoutError' ? 'timed out' : ((error as { cause?: Error }).cause?.message ?? (error as Error).message);
   return new WriteError(`${api} write failed: ${reason}`, { retryable: true, cause: error });
+}
+
+/** Line protocol for a batch; a point that cannot be encoded refuses the batch for good (retrying cannot fix it). */
+export function encodeBatch(api: string, points: readonly Point[]): string[] {
+  return points.map((point, index) => {
+    try {
+      return toLineProtocol(point);
+    } catch (error) {
+      throw new WriteError(`${api} write refused before sending: point ${index}: ${(error as Error).message}`, { retryable: false, cause: error });
+    }
+  });
 }
