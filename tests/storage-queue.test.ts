@@ -69,11 +69,38 @@ describe('WriteQueue against a real InfluxDB', () => {
     await queue.flush();
     queue.enqueue(points(200, 10, 'poison'));
     await queue.flush();
-    expect(await count('poison')).toBe(20);
-    expect(quarantined).toHaveLength(1);
+    // A point that cannot even be encoded (NaN) is refused before sending, not retried forever.
+    queue.enqueue(points(300, 10, 'poison').map((p, i) => (i === 3 ? { ...p, fields: { usage_pct: Number.NaN } } : p)));
+    queue.enqueue(points(400, 10, 'poison'));
+    await queue.flush();
+    expect(await count('poison')).toBe(30);
+    expect(quarantined.map((q) => q.points.length)).toEqual([10, 10]);
     expect(quarantined[0]?.error.message).toMatch(/field type conflict/);
-    expect(queue.stats()).toMatchObject({ quarantined: 10, written: 20 });
+    expect(quarantined[1]?.error.message).toMatch(/point 3: field "usage_pct" is not a finite number/);
+    expect(queue.stats()).toMatchObject({ quarantined: 20, written: 30, depth: 0 });
     await queue.close();
+  });
+
+  it('flush() resolves for what was queued before it, while new points keep arriving', async () => {
+    const queue = new WriteQueue({ writer: writer(), maxPoints: 20_000, batchSize: 200, flushIntervalMs: 60_000, retry: { initialMs: 50, maxMs: 100 } });
+    queue.enqueue(points(0, 1000, 'steady'));
+    // Fed faster than InfluxDB takes it, so the queue never runs empty while the flush waits.
+    let next = 1000;
+    let accepted = 1000;
+    const feeder = setInterval(() => {
+      if (queue.enqueue(points(next, 400, 'steady'))) accepted += 400;
+      next += 400;
+    }, 2);
+    try {
+      await queue.flush();
+      expect(await count('steady')).toBeGreaterThanOrEqual(1000);
+      expect(queue.stats().depth).toBeGreaterThan(0);
+    } finally {
+      clearInterval(feeder);
+    }
+    await queue.close();
+    expect(await count('steady')).toBe(accepted);
+    expect(queue.stats()).toMatchObject({ written: accepted, dropped: next - accepted, depth: 0 });
   });
 
   it('on close, gives up after its deadline when storage stays down, counting the loss', async () => {
@@ -85,5 +112,28 @@ describe('WriteQueue against a real InfluxDB', () => {
     expect(queue.enqueue(points(0, 1, 'closing'))).toBe(false);
     await influx.restart();
     await waitFor('influx back', async () => (await fetch(`${influx.url}/ping`)).ok);
+  });
+});
+
+describe('WriteQueue with a writer that breaks its contract', () => {
+  it('quarantines a batch that failed with something other than a WriteError instead of retrying it forever', async () => {
+    // A writer that throws a plain TypeError: the shape of a bug, not of a storage outage.
+    const attempts: number[] = [];
+    const broken = {
+      name: 'broken',
+      close: async () => {},
+      write: async (batch: readonly Point[]) => {
+        attempts.push(batch.length);
+        throw new TypeError('cannot read properties of undefined');
+      },
+    };
+    const quarantined: WriteError[] = [];
+    const queue = new WriteQueue({ writer: broken, maxPoints: 100, batchSize: 10, flushIntervalMs: 10, retry: { initialMs: 10, maxMs: 20 }, onQuarantine: (_p, error) => quarantined.push(error) });
+    queue.enqueue(points(0, 5));
+    await queue.flush();
+    expect(attempts).toEqual([5]);
+    expect(quarantined[0]).toMatchObject({ retryable: false, message: expect.stringMatching(/^writer broken failed unexpectedly: TypeError/) });
+    expect(queue.stats()).toMatchObject({ quarantined: 5, writeErrors: 1, depth: 0 });
+    await queue.close();
   });
 });

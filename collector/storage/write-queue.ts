@@ -11,6 +11,7 @@ export interface WriteQueueOptions {
   writer: PointWriter;
   maxPoints: number;
   batchSize: number;
+  /** The longest a partial batch waits before it is written. */
   flushIntervalMs: number;
   retry: BackoffPolicy;
   onQuarantine?: (points: readonly Point[], error: WriteError) => void;
@@ -32,11 +33,14 @@ export class WriteQueue {
   private readonly options: WriteQueueOptions;
   private pending: Point[] = [];
   private inFlight = 0;
-  private firstQueuedAt = 0;
+  /** Points ever accepted, and how many of those are done (written, quarantined or given up). */
+  private accepted = 0;
+  private settled = 0;
+  private oldestQueuedAt = 0;
   private closing = false;
-  private giveUp = new AbortController();
+  private readonly giveUp = new AbortController();
   private wake: (() => void) | undefined;
-  private idleWaiters: (() => void)[] = [];
+  private flushWaiters: { upTo: number; resolve: () => void }[] = [];
   private readonly pump: Promise<void>;
   private readonly counters = { written: 0, dropped: 0, writeErrors: 0, quarantined: 0, batchesWritten: 0, lastWriteLatencyMs: null as number | null };
 
@@ -45,18 +49,18 @@ export class WriteQueue {
     this.pump = this.run();
   }
 
-  /** Queues points; false (and counted as dropped) when they do not fit under the bound. */
+  /** Queues points; false (and counted as dropped) when they do not fit under the bound or the queue is closing. */
   enqueue(points: readonly Point[]): boolean {
     if (points.length === 0) return true;
     if (this.closing || this.depth() + points.length > this.options.maxPoints) {
       this.counters.dropped += points.length;
       return false;
     }
-    const wasEmpty = this.pending.length === 0;
-    if (wasEmpty) this.firstQueuedAt = Date.now();
+    if (this.pending.length === 0) this.oldestQueuedAt = Date.now();
     for (const point of points) this.pending.push(point);
-    // Wake the pump to start the flush timer, or to write at once when a batch is full.
-    if (wasEmpty || this.pending.length >= this.options.batchSize) this.wake?.();
+    this.accepted += points.length;
+    // Wake the pump to start the interval timer, or to write at once when a batch is full.
+    if (this.pending.length === points.length || this.pending.length >= this.options.batchSize) this.wakeUp();
     return true;
   }
 
@@ -64,19 +68,24 @@ export class WriteQueue {
     return { depth: this.depth(), ...this.counters };
   }
 
-  /** Resolves once everything queued before the call has been written or quarantined. */
+  /**
+   * Writes what is queued now without waiting for the interval, and resolves once those points
+   * are written or quarantined (points queued later do not hold it up). Retryable failures are
+   * retried until they pass or close() gives up.
+   */
   flush(): Promise<void> {
-    if (this.depth() === 0) return Promise.resolve();
-    this.firstQueuedAt = 0;
-    this.wake?.();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    if (this.settled >= this.accepted) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.flushWaiters.push({ upTo: this.accepted, resolve });
+      this.wakeUp();
+    });
   }
 
-  /** Stops accepting, writes what it holds, and gives up after `deadlineMs` if storage stays down. */
+  /** Stops accepting, writes what it holds, and gives up after `deadlineMs` if storage stays down (counted as dropped). */
   async close(deadlineMs = 15_000): Promise<void> {
     this.closing = true;
     const timer = setTimeout(() => this.giveUp.abort(), deadlineMs);
-    this.wake?.();
+    this.wakeUp();
     await this.pump;
     clearTimeout(timer);
   }
@@ -85,29 +94,56 @@ export class WriteQueue {
     return this.pending.length + this.inFlight;
   }
 
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private sleepUntilWoken(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      this.wake = done;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  /** Milliseconds until the next batch is due: now when one is full, a flush waits or we close. */
+  private dueIn(): number {
+    if (this.closing || this.flushWaiters.length > 0 || this.pending.length >= this.options.batchSize) return 0;
+    return this.oldestQueuedAt + this.options.flushIntervalMs - Date.now();
+  }
+
+  private settle(count: number): void {
+    this.settled += count;
+    this.flushWaiters = this.flushWaiters.filter((waiter) => (waiter.upTo <= this.settled ? (waiter.resolve(), false) : true));
+  }
+
   private async run(): Promise<void> {
     for (;;) {
       if (this.pending.length === 0) {
-        for (const resolve of this.idleWaiters.splice(0)) resolve();
         if (this.closing) return;
-        await new Promise<void>((resolve) => (this.wake = resolve));
+        await this.sleepUntilWoken();
         continue;
       }
-      const dueIn = this.firstQueuedAt + this.options.flushIntervalMs - Date.now();
-      if (!this.closing && this.pending.length < this.options.batchSize && dueIn > 0 && this.idleWaiters.length === 0) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          setTimeout(resolve, dueIn);
-        });
+      const dueIn = this.dueIn();
+      if (dueIn > 0) {
+        await this.sleepUntilWoken(dueIn);
         continue;
       }
       const batch = this.pending.splice(0, this.options.batchSize);
       this.inFlight = batch.length;
-      this.firstQueuedAt = Date.now();
+      // What is left gets at most one more interval (it is written at once if a batch is full).
+      this.oldestQueuedAt = Date.now();
       await this.writeWithRetry(batch);
       this.inFlight = 0;
+      this.settle(batch.length);
       if (this.giveUp.signal.aborted) {
         this.counters.dropped += this.pending.length;
+        this.settle(this.pending.length);
         this.pending = [];
       }
     }
@@ -125,7 +161,9 @@ export class WriteQueue {
         this.options.onWritten?.(batch.length, latency);
         return;
       } catch (caught) {
-        const error = caught instanceof WriteError ? caught : new WriteError(String(caught), { retryable: true, cause: caught });
+        // Writers wrap every failure they expect; anything else is a bug that retrying would
+        // turn into a blocked pipeline, so it is quarantined and reported instead.
+        const error = caught instanceof WriteError ? caught : new WriteError(`writer ${this.options.writer.name} failed unexpectedly: ${String(caught)}`, { retryable: false, cause: caught });
         this.counters.writeErrors++;
         if (!error.retryable) {
           this.counters.quarantined += batch.length;
