@@ -128,7 +128,7 @@ export async function benchIngest(): Promise<void> {
   const dir = tempDir('bench-collector');
   const [mqttPort, apiPort] = [await freePort(), await freePort()];
   const config = join(dir, 'collector.yaml');
-  writeFileSync(config, stringify({ broker: { mode: 'embedded', host: '127.0.0.1', port: mqttPort }, storage: { type: 'influx-v1', url: influx.url }, api: { host: '127.0.0.1', port: apiPort }, registry: { path: join(dir, 'registry.sqlite') } }));
+  writeFileSync(config, stringify({ broker: { mode: 'embedded', host: '127.0.0.1', port: mqttPort }, storage: { type: 'influx-v1', url: influx.url }, api: { host: '127.0.0.1', port: apiPort }, registry: { path: join(dir, 'registry.sqlite') }, queue: { path: join(dir, 'spool.sqlite') } }));
   const collector = startProcess(process.execPath, ['--disable-warning=ExperimentalWarning', 'collector/main.ts', '--config', config], { env: { ...process.env, LOG_LEVEL: 'warn' } });
   await waitFor('collector', async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok);
   const url = `mqtt://127.0.0.1:${mqttPort}`;

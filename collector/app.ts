@@ -10,6 +10,7 @@ import type { CollectorConfig } from './config.ts';
 import { createIngest, transitionToPoint } from './ingest/ingest.ts';
 import { DeviceRegistry } from './registry/device-registry.ts';
 import { SelfMetrics } from './self-metrics.ts';
+import { Spool } from './storage/spool.ts';
 import { WriteQueue } from './storage/write-queue.ts';
 import { createWriter } from './storage/writers.ts';
 
@@ -30,6 +31,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   if (config.registry.path !== ':memory:') mkdirSync(dirname(config.registry.path), { recursive: true });
   const registry = DeviceRegistry.open(config.registry.path, { heartbeatTimeoutS: config.registry.heartbeatTimeoutS });
   const metrics = new SelfMetrics();
+  const spoolLog = rateLimited(log, { burst: 5, windowMs: 60_000 });
 
   // The v1 writer creates a missing database on its first write when allowed.
   const writer = createWriter(config.storage);
@@ -39,13 +41,25 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
   const transitions = metrics.counter('collector_device_transitions_total', 'Online/offline transitions', ['state']);
 
+  const spool = Spool.open(config.queue.path, config.queue, (movedTo, error) =>
+    log.log('error', 'spool file was damaged; moved aside and started a new one', { movedTo, error: error.message }),
+  );
+  if (spool.depth > 0) log.log('info', 'replaying points left in the spool', { points: spool.depth, path: config.queue.path });
   const queue = new WriteQueue({
     writer,
-    ...config.queue,
+    spool,
+    maxPoints: config.queue.maxPoints,
+    batchSize: config.queue.batchSize,
+    flushIntervalMs: config.queue.flushIntervalMs,
     retry: { initialMs: 500, maxMs: 30_000 },
     onWritten: (_count, latencyMs) => metrics.observeWriteLatency(latencyMs),
     onRetry: (error, attempt) => log.log('warn', 'write failed, retrying', { error: error.message, attempt }),
     onQuarantine: (points, error) => log.log('error', 'batch refused by storage and quarantined', { points: points.length, error }),
+    onSpoolError: (error) => spoolLog.log('error', 'spool append failed; points dropped', { error: error.message }),
+    onFullChange: (full) =>
+      full
+        ? log.log('error', 'spool full: new points are refused and counted until storage catches up', { maxPoints: config.queue.maxPoints })
+        : log.log('info', 'spool has room again'),
   });
   metrics.bindQueue(() => queue.stats());
 
@@ -108,6 +122,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         await broker.close();
         queue.enqueue(metrics.toPoints(Date.now(), config.instance));
         await queue.close();
+        spool.close();
         await writer.close();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         registry.close();

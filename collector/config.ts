@@ -48,7 +48,12 @@ export const collectorConfigSchema = z.strictObject({
   storage: withDefaultVariant('type', 'influx-v1', storageConfigSchema),
   queue: z
     .strictObject({
-      maxPoints: z.number().int().positive().default(500_000),
+      /** The durable spool between ingest and storage; ':memory:' trades durability for nothing on disk. */
+      path: z.string().min(1).default('./data/spool.sqlite'),
+      /** normal: survives a killed collector; full: also a power cut (an fsync per message). */
+      sync: z.enum(['normal', 'full']).default('normal'),
+      /** About 140 bytes a point on disk: the default holds ~1.4 GB, hours of a large municipality's data. */
+      maxPoints: z.number().int().positive().default(10_000_000),
       batchSize: z.number().int().positive().default(5_000),
       flushIntervalMs: z.number().int().positive().default(1_000),
     })

@@ -52,10 +52,13 @@ export class SelfMetrics {
     this.queueStats = stats;
     const q = () => stats();
     this.register({ name: 'collector_points_written_total', help: 'Points written to storage', type: 'counter', samples: () => [[{}, q().written]] });
-    this.register({ name: 'collector_points_dropped_total', help: 'Points refused because the queue was full or storage stayed down at shutdown', type: 'counter', samples: () => [[{}, q().dropped]] });
+    this.register({ name: 'collector_points_dropped_total', help: 'Points refused because the spool was full or could not be written', type: 'counter', samples: () => [[{}, q().dropped]] });
     this.register({ name: 'collector_points_quarantined_total', help: 'Points storage refused permanently (e.g. field type conflict)', type: 'counter', samples: () => [[{}, q().quarantined]] });
     this.register({ name: 'collector_write_errors_total', help: 'Failed write attempts', type: 'counter', samples: () => [[{}, q().writeErrors]] });
+    this.register({ name: 'collector_spool_unreadable_total', help: 'Points of spool rows damaged on disk', type: 'counter', samples: () => [[{}, q().unreadable]] });
     this.gauge('collector_queue_depth', 'Points waiting to be written', () => q().depth);
+    this.gauge('collector_spool_bytes', 'Bytes of points held in the durable spool', () => q().spoolBytes);
+    this.gauge('collector_spool_full', '1 while new points are refused because the spool is full', () => (q().full ? 1 : 0));
     this.gauge('collector_write_latency_ms_p50', 'Median write latency over the last writes', () => this.latencyQuantile(0.5));
     this.gauge('collector_write_latency_ms_p99', '99th percentile write latency over the last writes', () => this.latencyQuantile(0.99));
   }
@@ -88,6 +91,8 @@ export class SelfMetrics {
       points_dropped: q?.dropped ?? 0,
       write_errors: q?.writeErrors ?? 0,
       queue_depth: q?.depth ?? 0,
+      spool_bytes: q?.spoolBytes ?? 0,
+      spool_full: q?.full ?? false,
     };
     if (Number.isFinite(latency)) fields.write_latency_ms = latency;
     return [{ measurement: 'collector', tags: { instance }, fields, time: now }];

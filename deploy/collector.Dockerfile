@@ -9,6 +9,7 @@ COPY src ./src
 COPY collector ./collector
 USER node
 ENV COLLECTOR_REGISTRY__PATH=/var/lib/belediye-collector/registry.sqlite
+ENV COLLECTOR_QUEUE__PATH=/var/lib/belediye-collector/spool.sqlite
 VOLUME ["/var/lib/belediye-collector"]
 EXPOSE 1883 8883 8080
 ENTRYPOINT ["node", "collector/main.ts"]

@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     COLLECTOR_API__HOST: '127.0.0.1',
     COLLECTOR_API__PORT: String(apiPort),
     COLLECTOR_REGISTRY__PATH: join(stateDir, 'registry.sqlite'),
+    COLLECTOR_QUEUE__PATH: join(stateDir, 'spool.sqlite'),
   });
   start('agent', node, ['agent/main.ts'], {
     AGENT_SITE: site,

@@ -86,9 +86,9 @@ describe('SelfMetrics', () => {
   it('produces the collector measurement for InfluxDB', () => {
     const m = new SelfMetrics();
     m.counter('collector_messages_in_total', 'in', ['channel']).inc({ channel: 'metrics' }, 5);
-    m.bindQueue(() => ({ depth: 2, written: 10, dropped: 1, writeErrors: 0, quarantined: 0, batchesWritten: 1, lastWriteLatencyMs: 3 }));
+    m.bindQueue(() => ({ depth: 2, spoolBytes: 300, full: true, written: 10, dropped: 1, writeErrors: 0, quarantined: 0, unreadable: 0, batchesWritten: 1, lastWriteLatencyMs: 3 }));
     m.observeWriteLatency(3);
     const [p] = m.toPoints(1000, 'c1');
-    expect(p).toEqual({ measurement: 'collector', tags: { instance: 'c1' }, time: 1000, fields: { messages_in: 5, messages_rejected: 0, points_written: 10, points_dropped: 1, write_errors: 0, queue_depth: 2, write_latency_ms: 3 } });
+    expect(p).toEqual({ measurement: 'collector', tags: { instance: 'c1' }, time: 1000, fields: { messages_in: 5, messages_rejected: 0, points_written: 10, points_dropped: 1, write_errors: 0, queue_depth: 2, spool_bytes: 300, spool_full: true, write_latency_ms: 3 } });
   });
 });

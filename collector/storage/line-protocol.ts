@@ -23,6 +23,8 @@ function encodeField(name: string, value: FieldValue): string {
     return `${escapeTag(name)}=${value}`;
   }
   if (typeof value === 'boolean') return `${escapeTag(name)}=${value}`;
+  // The spool stores points as JSON, where NaN and Infinity become null.
+  if (typeof value !== 'string') throw new Error(`field "${name}" is not a number, boolean or string (${String(value)})`);
   return `${escapeTag(name)}=${escapeString(value)}`;
 }
 

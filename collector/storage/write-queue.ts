@@ -1,14 +1,18 @@
 import { backoffDelay, sleep, type BackoffPolicy } from '../../src/retry.ts';
 import type { Point } from '../model/point.ts';
+import type { Spool } from './spool.ts';
 import { WriteError, type PointWriter } from './writer.ts';
 
-// The bounded batching queue between ingest and storage. One batch is in flight at a time, so
-// points land in order; a retryable failure retries the same batch with backoff while new points
-// queue up to the bound; a permanent refusal (HTTP 400) is quarantined instead of blocking.
-// When full it refuses the new points and counts them: memory never grows without bound.
+// The bounded batching queue between ingest and storage, kept in the durable spool. One batch
+// is in flight at a time, so points land in order; a retryable failure retries the same batch
+// with backoff while new points queue up to the bound; a permanent refusal (HTTP 400) is
+// quarantined instead of blocking. Rows leave the spool only after storage took them, so a
+// crash mid-write replays the batch on restart: the same series + timestamp overwrite in
+// InfluxDB, so replay never duplicates. When full it refuses new points and counts them.
 
 export interface WriteQueueOptions {
   writer: PointWriter;
+  spool: Spool;
   maxPoints: number;
   batchSize: number;
   /** The longest a partial batch waits before it is written. */
@@ -17,24 +21,36 @@ export interface WriteQueueOptions {
   onQuarantine?: (points: readonly Point[], error: WriteError) => void;
   onWritten?: (count: number, latencyMs: number) => void;
   onRetry?: (error: WriteError, attempt: number) => void;
+  /** The spool refused an append (disk full, I/O error): the points are counted as dropped. */
+  onSpoolError?: (error: Error) => void;
+  /** The queue became full (true) or has room again (false): an alert-ready state. */
+  onFullChange?: (full: boolean) => void;
 }
 
 export interface WriteQueueStats {
   depth: number;
+  spoolBytes: number;
+  /** Refusing new points since the bound was hit, until the depth is back under 90 %. */
+  full: boolean;
   written: number;
   dropped: number;
   writeErrors: number;
   quarantined: number;
+  /** Rows of the spool that could not be read back (damaged on disk). */
+  unreadable: number;
   batchesWritten: number;
   lastWriteLatencyMs: number | null;
 }
 
 export class WriteQueue {
   private readonly options: WriteQueueOptions;
-  private pending: Point[] = [];
+  private readonly spool: Spool;
+  /** The spool row up to which batches were taken; rows after it wait. */
+  private takenUpTo = 0;
   private inFlight = 0;
-  /** Points ever accepted, and how many of those are done (written, quarantined or given up). */
-  private accepted = 0;
+  private full = false;
+  /** Points accepted (including those found in the spool at start), and how many of those are done. */
+  private accepted: number;
   private settled = 0;
   private oldestQueuedAt = 0;
   private closing = false;
@@ -42,30 +58,41 @@ export class WriteQueue {
   private wake: (() => void) | undefined;
   private flushWaiters: { upTo: number; resolve: () => void }[] = [];
   private readonly pump: Promise<void>;
-  private readonly counters = { written: 0, dropped: 0, writeErrors: 0, quarantined: 0, batchesWritten: 0, lastWriteLatencyMs: null as number | null };
+  private readonly counters = { written: 0, dropped: 0, writeErrors: 0, quarantined: 0, unreadable: 0, batchesWritten: 0, lastWriteLatencyMs: null as number | null };
 
   constructor(options: WriteQueueOptions) {
     this.options = options;
+    this.spool = options.spool;
+    // What an earlier run left in the spool is due at once.
+    this.accepted = this.spool.depth;
     this.pump = this.run();
   }
 
   /** Queues points; false (and counted as dropped) when they do not fit under the bound or the queue is closing. */
   enqueue(points: readonly Point[]): boolean {
     if (points.length === 0) return true;
-    if (this.closing || this.depth() + points.length > this.options.maxPoints) {
+    if (this.closing || this.spool.depth + points.length > this.options.maxPoints) {
+      if (!this.closing) this.setFull(true);
       this.counters.dropped += points.length;
       return false;
     }
-    if (this.pending.length === 0) this.oldestQueuedAt = Date.now();
-    for (const point of points) this.pending.push(point);
+    const wasEmpty = this.waiting() === 0;
+    try {
+      this.spool.append(points);
+    } catch (error) {
+      this.counters.dropped += points.length;
+      this.options.onSpoolError?.(error as Error);
+      return false;
+    }
+    if (wasEmpty) this.oldestQueuedAt = Date.now();
     this.accepted += points.length;
     // Wake the pump to start the interval timer, or to write at once when a batch is full.
-    if (this.pending.length === points.length || this.pending.length >= this.options.batchSize) this.wakeUp();
+    if (wasEmpty || this.waiting() >= this.options.batchSize) this.wakeUp();
     return true;
   }
 
   stats(): WriteQueueStats {
-    return { depth: this.depth(), ...this.counters };
+    return { depth: this.spool.depth, spoolBytes: this.spool.sizeBytes, full: this.full, ...this.counters };
   }
 
   /**
@@ -81,7 +108,10 @@ export class WriteQueue {
     });
   }
 
-  /** Stops accepting, writes what it holds, and gives up after `deadlineMs` if storage stays down (counted as dropped). */
+  /**
+   * Stops accepting, writes what it holds, and gives up after `deadlineMs` if storage stays
+   * down: a durable spool keeps the rest for the next start, an in-memory one counts it as dropped.
+   */
   async close(deadlineMs = 15_000): Promise<void> {
     this.closing = true;
     const timer = setTimeout(() => this.giveUp.abort(), deadlineMs);
@@ -90,8 +120,15 @@ export class WriteQueue {
     clearTimeout(timer);
   }
 
-  private depth(): number {
-    return this.pending.length + this.inFlight;
+  /** Points in the spool not yet taken into a batch. */
+  private waiting(): number {
+    return this.spool.depth - this.inFlight;
+  }
+
+  private setFull(full: boolean): void {
+    if (this.full === full) return;
+    this.full = full;
+    this.options.onFullChange?.(full);
   }
 
   private wakeUp(): void {
@@ -113,7 +150,7 @@ export class WriteQueue {
 
   /** Milliseconds until the next batch is due: now when one is full, a flush waits or we close. */
   private dueIn(): number {
-    if (this.closing || this.flushWaiters.length > 0 || this.pending.length >= this.options.batchSize) return 0;
+    if (this.closing || this.flushWaiters.length > 0 || this.waiting() >= this.options.batchSize) return 0;
     return this.oldestQueuedAt + this.options.flushIntervalMs - Date.now();
   }
 
@@ -124,7 +161,7 @@ export class WriteQueue {
 
   private async run(): Promise<void> {
     for (;;) {
-      if (this.pending.length === 0) {
+      if (this.waiting() === 0) {
         if (this.closing) return;
         await this.sleepUntilWoken();
         continue;
@@ -134,22 +171,35 @@ export class WriteQueue {
         await this.sleepUntilWoken(dueIn);
         continue;
       }
-      const batch = this.pending.splice(0, this.options.batchSize);
-      this.inFlight = batch.length;
+      const batch = this.spool.readBatch(this.takenUpTo, this.options.batchSize);
+      if (!batch) throw new Error('spool depth and rows disagree'); // only another writer to the file could cause it
+      const size = batch.points.length + batch.unreadable;
+      this.counters.unreadable += batch.unreadable;
+      this.inFlight = size;
       // What is left gets at most one more interval (it is written at once if a batch is full).
       this.oldestQueuedAt = Date.now();
-      await this.writeWithRetry(batch);
+      const done = batch.points.length === 0 || (await this.writeWithRetry(batch.points));
       this.inFlight = 0;
-      this.settle(batch.length);
+      this.takenUpTo = batch.lastId;
+      if (done || !this.spool.durable) this.spool.remove(batch.lastId);
+      if (!done && !this.spool.durable) this.counters.dropped += batch.points.length;
+      this.settle(size);
+      if (this.full && this.spool.depth < this.options.maxPoints * 0.9) this.setFull(false);
       if (this.giveUp.signal.aborted) {
-        this.counters.dropped += this.pending.length;
-        this.settle(this.pending.length);
-        this.pending = [];
+        // Storage stayed down past the close deadline: a durable spool keeps the rest for the next start.
+        const left = this.waiting();
+        if (!this.spool.durable) {
+          this.counters.dropped += left;
+          this.spool.remove(Number.MAX_SAFE_INTEGER);
+        }
+        this.settle(left);
+        return;
       }
     }
   }
 
-  private async writeWithRetry(batch: Point[]): Promise<void> {
+  /** True when the batch is done with (written or quarantined); false when given up at close. */
+  private async writeWithRetry(batch: Point[]): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
@@ -159,7 +209,7 @@ export class WriteQueue {
         this.counters.batchesWritten++;
         this.counters.lastWriteLatencyMs = latency;
         this.options.onWritten?.(batch.length, latency);
-        return;
+        return true;
       } catch (caught) {
         // Writers wrap every failure they expect; anything else is a bug that retrying would
         // turn into a blocked pipeline, so it is quarantined and reported instead.
@@ -168,12 +218,9 @@ export class WriteQueue {
         if (!error.retryable) {
           this.counters.quarantined += batch.length;
           this.options.onQuarantine?.(batch, error);
-          return;
+          return true;
         }
-        if (this.giveUp.signal.aborted) {
-          this.counters.dropped += batch.length;
-          return;
-        }
+        if (this.giveUp.signal.aborted) return false;
         this.options.onRetry?.(error, attempt);
         await sleep(backoffDelay(this.options.retry, attempt), this.giveUp.signal);
       }

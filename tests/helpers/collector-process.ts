@@ -18,16 +18,18 @@ export interface CollectorProcess {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-export async function startCollectorProcess(config: Record<string, unknown>): Promise<CollectorProcess> {
-  const dir = tempDir('collector');
-  const apiPort = await freePort();
+/** `reuse` starts again on the directory (spool, registry) and ports of a collector that was stopped or killed. */
+export async function startCollectorProcess(config: Record<string, unknown>, reuse?: CollectorProcess): Promise<CollectorProcess> {
+  const dir = reuse?.dir ?? tempDir('collector');
+  const apiPort = reuse ? Number(new URL(reuse.apiUrl).port) : await freePort();
   const broker = (config.broker as Record<string, unknown> | undefined) ?? { mode: 'embedded' };
-  const mqttPort = broker.mode === 'external' ? undefined : await freePort();
+  const mqttPort = broker.mode === 'external' ? undefined : reuse?.mqttUrl ? Number(new URL(reuse.mqttUrl).port) : await freePort();
   const full = {
     ...config,
     broker: broker.mode === 'external' ? broker : { host: '127.0.0.1', ...broker, port: mqttPort },
     api: { host: '127.0.0.1', port: apiPort },
     registry: { path: join(dir, 'registry.sqlite'), ...(config.registry as object | undefined) },
+    queue: { path: join(dir, 'spool.sqlite'), ...(config.queue as object | undefined) },
   };
   const file = join(dir, 'collector.yaml');
   writeFileSync(file, stringify(full));
