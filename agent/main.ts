@@ -9,7 +9,7 @@ import { createCollector } from './collect.ts';
 import { loadAgentConfig, type AgentConfig } from './config.ts';
 import { collectInventory, inventoryMessage } from './inventory/collect.ts';
 import { startPublisher } from './publish.ts';
-import { createMemoryQueue } from './queue/message-queue.ts';
+import { openQueue } from './queue/open-queue.ts';
 import { sourcesFor } from './sources/index.ts';
 import { bootTimeMs } from './sources/system.ts';
 import { rebootEvent, loadState, saveState, type AgentState } from './state.ts';
@@ -73,7 +73,8 @@ function run(config: AgentConfig): void {
   const save = stateKeeper(config.stateDir);
   const bootTime = bootTimeMs(Date.now(), uptime());
   const birth = (): StateMessage => ({ v: 1, ts: Date.now(), state: 'online', kind: config.kind, intervalS: config.intervalS, bootTime, agent: { name: 'belediye-agent', version: VERSION } });
-  const publisher = startPublisher(config, birth, createMemoryQueue(config.queue.maxMessages), log);
+  const queue = openQueue(config.stateDir, config.queue.maxMessages, log);
+  const publisher = startPublisher(config, birth, queue, log);
 
   const reboot: EventMessage | undefined = rebootEvent(state.bootTimeMs, bootTime, Date.now());
   if (reboot) publisher.send('event', reboot, { priority: 'event' });
@@ -101,7 +102,10 @@ function run(config: AgentConfig): void {
   const shutdown = (signal: string) => {
     log.log('info', 'stopping', { signal });
     for (const timer of timers) clearInterval(timer);
-    publisher.stop().finally(() => process.exit(0));
+    publisher
+      .stop()
+      .then(() => queue.close())
+      .finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 5_000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));

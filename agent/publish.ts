@@ -1,17 +1,22 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { StateMessage } from '../src/contract/schemas.ts';
+import type { EventMessage, StateMessage } from '../src/contract/schemas.ts';
 import { deviceTopic, type DeviceAddress, type DeviceChannel } from '../src/contract/topics.ts';
 import type { Logger } from '../src/log.ts';
 import { backoffDelay } from '../src/retry.ts';
 import type { AgentConfig } from './config.ts';
-import type { MessageQueue, QueuedMessage } from './queue/message-queue.ts';
+import type { DropCounts, MessageQueue, QueuedMessage } from './queue/message-queue.ts';
 
 // MQTT publishing: last will and retained birth, QoS 1, reconnect with backoff and jitter, TLS.
 // MQTT 5 first; a broker that refuses version 5 (the embedded aedes speaks 3.1.1) gets 3.1.1.
-// While disconnected, messages wait in the bounded queue, in order, with their own timestamps.
+// Every message goes through the queue and leaves it only on PUBACK, so what waits while the
+// broker is unreachable (or when the agent stops) is sent later, in order, with its own timestamp.
+// At least once: after a restart the messages that were in flight are sent again; the collector
+// stores points keyed by series and timestamp, so a repeat overwrites a point with itself.
 
 const RECONNECT = { initialMs: 1_000, maxMs: 60_000 };
+/** Messages published and not yet acknowledged, at most. */
+const WINDOW = 64;
 
 /** Pure: the broker URL without user and password, for logs. */
 export function urlForLog(url: string): string {
@@ -31,6 +36,21 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
   let protocolVersion: 4 | 5 = 5;
   let attempt = 0;
   let stopping = false;
+  // Ids handed to mqtt.js in this process. mqtt.js keeps unacknowledged QoS 1 messages in its own
+  // store across a reconnect and sends them again itself, so only ids above `sentUpTo` are
+  // published here; one the broker refused stays queued until the next start.
+  const inFlight = new Set<number>();
+  let sentUpTo = 0;
+
+  /** A failing queue file (full disk, I/O error) costs the message at hand, never the agent. */
+  const guarded = <T>(operation: string, work: () => T, otherwise: T): T => {
+    try {
+      return work();
+    } catch (error) {
+      log.log('error', 'offline queue failed', { operation, error });
+      return otherwise;
+    }
+  };
 
   // The broker publishes the will as stored at connect time; its ts is the last (re)connect.
   const lastWill = () => Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), state: 'offline', reason: 'lwt' } satisfies StateMessage));
@@ -59,12 +79,9 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
       attempt = 0;
       log.log('info', 'connected', { url: urlForLog(config.mqtt.url), protocolVersion });
       c.publish(stateTopic, JSON.stringify(birth()), { qos: 1, retain: true });
-      const dropped = queue.takeDropped();
-      if (dropped.samples + dropped.events > 0) {
-        log.log('warn', 'messages dropped while disconnected', dropped);
-        publishNow({ topic: deviceTopic(address, 'event'), payload: JSON.stringify({ v: 1, ts: Date.now(), type: 'agent_queue_dropped', severity: 'warning', data: { samples: dropped.samples, events: dropped.events } }), retain: false, priority: 'event' });
-      }
-      drain();
+      const dropped = guarded('report drops', () => queue.reportDropped(dropReport), { samples: 0, events: 0 });
+      if (dropped.samples + dropped.events > 0) log.log('warn', 'messages dropped while disconnected', { ...dropped });
+      pump();
     });
     c.on('error', (error: Error & { code?: number }) => {
       // CONNACK return code 1: unacceptable protocol version.
@@ -87,22 +104,32 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
     return c;
   }
 
-  function publishNow(message: QueuedMessage): void {
-    client.publish(message.topic, message.payload, { qos: 1, retain: message.retain });
+  function dropReport(dropped: DropCounts): QueuedMessage {
+    const event: EventMessage = { v: 1, ts: Date.now(), type: 'agent_queue_dropped', severity: 'warning', data: { samples: dropped.samples, events: dropped.events } };
+    return { topic: deviceTopic(address, 'event'), payload: JSON.stringify(event), retain: false, priority: 'event' };
   }
 
-  function drain(): void {
-    while (client.connected && queue.size > 0) publishNow(queue.shift()!);
+  /** Publishes the oldest queued messages not yet handed to mqtt.js, keeping WINDOW in flight. */
+  function pump(): void {
+    // Once stopping, mqtt.js refuses new messages: what is left is sent after the next start.
+    if (stopping || !client.connected) return;
+    for (const message of guarded('read', () => queue.peek(WINDOW - inFlight.size, sentUpTo), [])) {
+      sentUpTo = message.id;
+      inFlight.add(message.id);
+      client.publish(message.topic, message.payload, { qos: 1, retain: message.retain }, (error) => {
+        inFlight.delete(message.id);
+        if (error) log.log('warn', 'message not accepted by the broker; kept in the queue until the agent restarts', { topic: message.topic, error });
+        else guarded('acknowledge', () => queue.ack(message.id), undefined);
+        pump();
+      });
+    }
   }
 
   return {
     send(channel, body, opts = {}) {
       const message: QueuedMessage = { topic: deviceTopic(address, channel), payload: JSON.stringify(body), retain: opts.retain ?? false, priority: opts.priority ?? 'sample' };
-      if (client.connected && queue.size === 0) publishNow(message);
-      else {
-        queue.push(message);
-        drain();
-      }
+      guarded('write', () => queue.push(message), undefined);
+      pump();
     },
     connected: () => client.connected,
     async stop() {

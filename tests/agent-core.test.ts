@@ -1,16 +1,21 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { createCollector } from '../agent/collect.ts';
 import { agentConfigSchema, defaultKind, defaultStateDir, loadAgentConfig } from '../agent/config.ts';
 import { urlForLog } from '../agent/publish.ts';
 import { createMemoryQueue } from '../agent/queue/message-queue.ts';
+import { openQueue } from '../agent/queue/open-queue.ts';
+import { openSqliteQueue } from '../agent/queue/sqlite-queue.ts';
 import type { Source } from '../agent/sources/types.ts';
 import { loadState, parseState, rebootEvent, saveState } from '../agent/state.ts';
 import { validateConfig } from '../src/config/load.ts';
 import { eventMessageSchema, type Metric } from '../src/contract/schemas.ts';
 import type { LogFields } from '../src/log.ts';
+import { describeQueueContract } from './helpers/queue-contract.ts';
+import { tempDir } from './helpers/servers.ts';
 
 describe('agent configuration', () => {
   it('names every bad field', () => {
@@ -69,23 +74,60 @@ describe('state file and reboot detection', () => {
   });
 });
 
-describe('offline queue', () => {
-  it('drops the oldest samples first, events last, and counts both', () => {
-    const q = createMemoryQueue(3);
-    const msg = (n: string, priority: 'sample' | 'event') => ({ topic: n, payload: n, retain: false, priority });
-    q.push(msg('e1', 'event'));
-    q.push(msg('s1', 'sample'));
-    q.push(msg('s2', 'sample'));
-    q.push(msg('s3', 'sample'));
-    q.push(msg('e2', 'event'));
-    expect(q.size).toBe(3);
-    expect([q.shift()?.topic, q.shift()?.topic, q.shift()?.topic]).toEqual(['e1', 's3', 'e2']);
-    expect(q.takeDropped()).toEqual({ samples: 2, events: 0 });
-    expect(q.takeDropped()).toEqual({ samples: 0, events: 0 });
-    const events = createMemoryQueue(1);
-    events.push(msg('e1', 'event'));
-    events.push(msg('e2', 'event'));
-    expect(events.takeDropped()).toEqual({ samples: 0, events: 1 });
+describeQueueContract('in memory', { durable: false }, (maxMessages) => ({ queue: createMemoryQueue(maxMessages) }));
+describeQueueContract('SQLite file', { durable: true }, (maxMessages) => {
+  const path = join(tempDir('agent-queue'), 'queue.sqlite');
+  const queue = openSqliteQueue(path, maxMessages);
+  return {
+    queue,
+    reopen: () => {
+      queue.close();
+      return openSqliteQueue(path, maxMessages);
+    },
+  };
+});
+
+describe('offline queue file', () => {
+  const msg = { topic: 'muni/v1/merkez/pc01/metrics', payload: '{}', retain: false, priority: 'sample' } as const;
+  const opened = (stateDir: string) => {
+    const logged: { level: string; msg: string; fields: LogFields }[] = [];
+    const queue = openQueue(stateDir, 10, { log: (level, message, fields) => logged.push({ level, msg: message, fields: fields ?? {} }) });
+    return { queue, logged };
+  };
+
+  it('is <stateDir>/queue.sqlite, owner-only, in an owner-only directory', () => {
+    const stateDir = join(tempDir('agent-queue'), 'state');
+    const { queue, logged } = opened(stateDir);
+    queue.push(msg);
+    queue.close();
+    expect(logged).toEqual([]);
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(stateDir, 'queue.sqlite')).mode & 0o777).toBe(0o600);
+    expect(opened(stateDir).queue.peek(10, 0)).toMatchObject([msg]);
+  });
+
+  it('falls back to memory with one clear error when the file is damaged, foreign or cannot be created', () => {
+    const garbage = tempDir('agent-queue');
+    writeFileSync(join(garbage, 'queue.sqlite'), 'this is not a database'.repeat(100));
+    const foreign = tempDir('agent-queue');
+    const other = new DatabaseSync(join(foreign, 'queue.sqlite'));
+    other.exec('CREATE TABLE schema_version (version INTEGER); INSERT INTO schema_version VALUES (1); CREATE TABLE messages (x TEXT)');
+    other.close();
+    const truncated = tempDir('agent-queue');
+    const full = openSqliteQueue(join(truncated, 'queue.sqlite'), 100_000);
+    for (let i = 0; i < 2000; i++) full.push({ ...msg, payload: `{"i":${i},"pad":"${'x'.repeat(200)}"}` });
+    full.close();
+    const bytes = readFileSync(join(truncated, 'queue.sqlite'));
+    writeFileSync(join(truncated, 'queue.sqlite'), bytes.subarray(0, bytes.length / 2));
+    const notADir = join(tempDir('agent-queue'), 'state');
+    writeFileSync(notADir, '');
+
+    for (const stateDir of [garbage, foreign, truncated, notADir]) {
+      const { queue, logged } = opened(stateDir);
+      expect(logged, stateDir).toMatchObject([{ level: 'error', msg: expect.stringMatching(/offline queue file.*will not survive a restart/), fields: { path: join(stateDir, 'queue.sqlite') } }]);
+      queue.push(msg);
+      expect(queue.peek(10, 0)).toMatchObject([msg]);
+    }
   });
 });
 

@@ -13,6 +13,10 @@ export function agentConfigFile(values: Record<string, unknown>): string {
 }
 
 export function startAgentProcess(values: { site: string; device: string; mqttUrl: string; kind?: 'pc' | 'server'; intervalS?: number }): ManagedProcess {
-  const file = agentConfigFile({ site: values.site, device: values.device, kind: values.kind ?? 'server', intervalS: values.intervalS ?? 1, mqtt: { url: values.mqttUrl } });
+  return startAgentWithConfig(agentConfigFile({ site: values.site, device: values.device, kind: values.kind ?? 'server', intervalS: values.intervalS ?? 1, mqtt: { url: values.mqttUrl } }));
+}
+
+/** Starting twice with the same file is an agent restart: same configuration, same state dir. */
+export function startAgentWithConfig(file: string): ManagedProcess {
   return startProcess(process.execPath, ['agent/main.ts', '--config', file]);
 }

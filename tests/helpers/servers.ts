@@ -222,11 +222,12 @@ export interface MosquittoServer {
 
 /**
  * Debian's mosquitto. `extraConfig` lets a test start it with the shipped production
- * configuration lines or with the defaults that are known to drop messages.
+ * configuration lines or with the defaults that are known to drop messages; `port` lets it
+ * appear where a client has been trying to connect.
  */
-export async function startMosquitto(extraConfig = ''): Promise<MosquittoServer> {
+export async function startMosquitto(extraConfig = '', port?: number): Promise<MosquittoServer> {
   const dir = tempDir('mosquitto');
-  const port = await freePort();
+  port ??= await freePort();
   const config = join(dir, 'mosquitto.conf');
   writeFileSync(config, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n${extraConfig}\n`);
   const proc = startProcess('mosquitto', ['-c', config]);
