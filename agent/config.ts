@@ -29,6 +29,17 @@ export const agentConfigSchema = z.strictObject({
   stateDir: z.string().min(1).default(() => defaultStateDir(platform(), process.env)),
   /** KVKK: the logged-in user name is personal data; off unless the institution decides otherwise. */
   collectUserName: z.boolean().default(false),
+  /** Enrollment with the collector (docs/security.md): the agent gets its own credentials once. */
+  enrollment: z
+    .strictObject({
+      /** The collector's HTTP API, e.g. https://izleme.belediye.local:8080 */
+      url: z.string().regex(/^https?:\/\/[^\s]+$/, 'expected http(s)://host:port'),
+      /** Spent on first start; not needed once <stateDir>/credentials.json exists. */
+      token: z.string().min(1).optional(),
+      caFile: z.string().min(1).optional(),
+      rotateAfterDays: z.number().min(1).max(3650).default(90),
+    })
+    .optional(),
   queue: z.strictObject({ maxMessages: z.number().int().positive().max(1_000_000).default(10_000) }).prefault({}),
   mqtt: z.strictObject({
     url: z.string().regex(/^(mqtts?|tcp|ssl):\/\/[^\s]+$/, 'expected mqtt://host:port or mqtts://host:port'),
@@ -48,13 +59,18 @@ export type AgentConfig = z.infer<typeof agentConfigSchema>;
 /** A TLS file that cannot be read is a configuration error, reported by field at start, not a crash at connect time. */
 function checkReadableFiles(config: AgentConfig): void {
   const problems: string[] = [];
-  for (const field of ['caFile', 'certFile', 'keyFile'] as const) {
-    const path = config.mqtt[field];
+  const files: [string, string | undefined][] = [
+    ['mqtt.caFile', config.mqtt.caFile],
+    ['mqtt.certFile', config.mqtt.certFile],
+    ['mqtt.keyFile', config.mqtt.keyFile],
+    ['enrollment.caFile', config.enrollment?.caFile],
+  ];
+  for (const [field, path] of files) {
     if (!path) continue;
     try {
       accessSync(path, constants.R_OK);
     } catch (error) {
-      problems.push(`  mqtt.${field}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      problems.push(`  ${field}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
   }
   if (config.mqtt.certFile && !config.mqtt.keyFile) problems.push('  mqtt.keyFile: required when mqtt.certFile is set');

@@ -7,6 +7,7 @@ import { CONTRACT_VERSION, type EventMessage, type Metric, type MetricsMessage, 
 import { createLogger } from '../src/log.ts';
 import { createCollector } from './collect.ts';
 import { loadAgentConfig, type AgentConfig } from './config.ts';
+import { EnrollmentRefused, ensureCredentials, rotateCredentials, rotationDue, type DeviceCredentials } from './enroll.ts';
 import { collectInventory, inventoryMessage } from './inventory/collect.ts';
 import { startPublisher } from './publish.ts';
 import { openQueue } from './queue/open-queue.ts';
@@ -68,7 +69,27 @@ function every(seconds: number, task: () => Promise<void>, firstAfterMs = 0): No
   return setInterval(tick, seconds * 1000);
 }
 
-function run(config: AgentConfig): void {
+/** Rotates the device password when it is older than the configured period; checked daily. */
+function rotateWhenDue(config: AgentConfig, initial: DeviceCredentials, apply: (fresh: DeviceCredentials) => void): NodeJS.Timeout {
+  let current = initial;
+  return every(86_400, async () => {
+    if (!rotationDue(current, config.enrollment!.rotateAfterDays, Date.now())) return;
+    current = await rotateCredentials(config, current, log);
+    apply(current);
+  }, 60_000);
+}
+
+async function run(given: AgentConfig): Promise<void> {
+  let credentials: DeviceCredentials | undefined;
+  try {
+    credentials = await ensureCredentials(given, log);
+  } catch (error) {
+    // A refused enrollment is the installer's to fix (new token, revoke first): say why and stop.
+    if (!(error instanceof EnrollmentRefused)) throw error;
+    process.stderr.write(`enrollment failed: ${error.message}\n`);
+    process.exit(2);
+  }
+  const config: AgentConfig = credentials ? { ...given, mqtt: { ...given.mqtt, username: credentials.username, password: credentials.password, clientId: credentials.clientId } } : given;
   const state = loadState(config.stateDir);
   const save = stateKeeper(config.stateDir);
   const bootTime = bootTimeMs(Date.now(), uptime());
@@ -82,6 +103,7 @@ function run(config: AgentConfig): void {
   save(state);
 
   const timers = [
+    ...(credentials ? [rotateWhenDue(config, credentials, (fresh) => publisher.setCredentials(fresh.username, fresh.password))] : []),
     every(config.intervalS, async () => {
       const metrics = await collector.collect(sourcesFor('fast'), Math.min(FAST_TIMEOUT_MS, config.intervalS * 1000));
       if (metrics.length > 0) publisher.send('metrics', metricsMessage(metrics));
@@ -138,7 +160,10 @@ function main(): void {
     );
     return;
   }
-  run(config);
+  run(config).catch((error: unknown) => {
+    log.log('error', 'agent failed to start', { error });
+    process.exit(1);
+  });
 }
 
 main();

@@ -24,6 +24,8 @@ export function urlForLog(url: string): string {
 }
 
 export interface Publisher {
+  /** New credentials (rotation) for the next connection; the current one goes on. */
+  setCredentials(username: string, password: string): void;
   send(channel: DeviceChannel, body: object, options?: { retain?: boolean; priority?: QueuedMessage['priority'] }): void;
   connected(): boolean;
   stop(): Promise<void>;
@@ -31,6 +33,7 @@ export interface Publisher {
 
 export function startPublisher(config: AgentConfig, birth: () => StateMessage, queue: MessageQueue, log: Logger): Publisher {
   const address: DeviceAddress = { site: config.site, device: config.device };
+  const credentials = { username: config.mqtt.username, password: config.mqtt.password };
   const stateTopic = deviceTopic(address, 'state');
   const file = (path: string | undefined) => (path ? readFileSync(path) : undefined);
   let protocolVersion: 4 | 5 = 5;
@@ -57,13 +60,14 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
 
   const options = (): IClientOptions => ({
     protocolVersion,
-    clientId: config.mqtt.clientId ?? `${config.site}.${config.device}`,
+    // The collector's device identity: with authentication on, the client id must be the user name.
+    clientId: config.mqtt.clientId ?? `${config.site}/${config.device}`,
     clean: true,
     keepalive: config.mqtt.keepaliveS,
     connectTimeout: config.mqtt.connectTimeoutS * 1000,
     reconnectPeriod: backoffDelay(RECONNECT, 0),
-    username: config.mqtt.username,
-    password: config.mqtt.password,
+    username: credentials.username,
+    password: credentials.password,
     ca: file(config.mqtt.caFile),
     cert: file(config.mqtt.certFile),
     key: file(config.mqtt.keyFile),
@@ -126,6 +130,12 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
   }
 
   return {
+    setCredentials(username, password) {
+      credentials.username = username;
+      credentials.password = password;
+      client.options.username = username;
+      client.options.password = password;
+    },
     send(channel, body, opts = {}) {
       const message: QueuedMessage = { topic: deviceTopic(address, channel), payload: JSON.stringify(body), retain: opts.retain ?? false, priority: opts.priority ?? 'sample' };
       guarded('write', () => queue.push(message), undefined);

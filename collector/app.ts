@@ -9,6 +9,8 @@ import { connectExternalBroker } from './broker/external.ts';
 import type { CollectorConfig } from './config.ts';
 import { createIngest, transitionToPoint } from './ingest/ingest.ts';
 import { DeviceRegistry } from './registry/device-registry.ts';
+import { deviceUsername } from './security/policy.ts';
+import { SecurityStore } from './security/store.ts';
 import { SelfMetrics } from './self-metrics.ts';
 import { Spool } from './storage/spool.ts';
 import { WriteQueue } from './storage/write-queue.ts';
@@ -21,6 +23,7 @@ export interface RunningCollector {
   mqttPort: number;
   apiPort: number;
   registry: DeviceRegistry;
+  security: SecurityStore;
   queue: WriteQueue;
   metrics: SelfMetrics;
   /** Stops accepting, flushes what it holds to storage, closes everything. */
@@ -31,6 +34,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   if (config.registry.path !== ':memory:') mkdirSync(dirname(config.registry.path), { recursive: true });
   const registry = DeviceRegistry.open(config.registry.path, { heartbeatTimeoutS: config.registry.heartbeatTimeoutS });
   const metrics = new SelfMetrics();
+  const security = SecurityStore.open(config.security.path);
   const spoolLog = rateLimited(log, { burst: 5, windowMs: 60_000 });
 
   // The v1 writer creates a missing database on its first write when allowed.
@@ -40,6 +44,9 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const rejected = metrics.counter('collector_messages_rejected_total', 'Device messages refused, by reason', ['reason']);
   for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
   const transitions = metrics.counter('collector_device_transitions_total', 'Online/offline transitions', ['state']);
+  const brokerRefused = metrics.counter('collector_mqtt_refused_total', 'MQTT clients, packets and subscriptions refused or throttled, by reason', ['reason']);
+  if (config.security.deviceAuth === 'open') log.log('warn', 'device authentication is off (security.deviceAuth: open): any client can publish for any device');
+  if (config.security.apiAuth === 'open') log.log('warn', 'API authentication is off (security.apiAuth: open): anyone who reaches the API is an administrator');
 
   const spool = Spool.open(config.queue.path, config.queue, (movedTo, error) =>
     log.log('error', 'spool file was damaged; moved aside and started a new one', { movedTo, error: error.message }),
@@ -77,16 +84,33 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   });
 
   let broker: { close(): Promise<void> };
+  let disconnect: (username: string) => void = () => {};
   let mqttPort: number | undefined;
   if (config.broker.mode === 'embedded') {
-    const embedded = await startEmbeddedBroker({ ...config.broker, handler, log });
+    const embedded = await startEmbeddedBroker({
+      ...config.broker,
+      handler,
+      log: ingestLog,
+      verifyDevice: config.security.deviceAuth === 'credentials' ? (username, password) => security.verifyDevice(username, password) : undefined,
+      limits: {
+        // The topic and MQTT headers come on top of the payload.
+        maxPacketBytes: config.limits.maxPayloadBytes + 1024,
+        messagesPerSecond: config.limits.messagesPerSecond,
+        burst: config.limits.burstMessages,
+        maxConnections: config.limits.maxConnections,
+      },
+      onRefused: (reason) => brokerRefused.inc({ reason }),
+    });
     mqttPort = embedded.port;
     broker = embedded;
+    disconnect = (username) => {
+      if (embedded.disconnect(username)) log.log('info', 'revoked device disconnected', { device: username });
+    };
   } else {
     broker = await connectExternalBroker({ ...config.broker, handler, log });
   }
 
-  const api = createApiApp({ registry, metrics, ready: () => true });
+  const api = createApiApp({ registry, metrics, security, apiAuth: config.security.apiAuth, ready: () => true, onDeviceRevoked: (address) => disconnect(deviceUsername(address)) });
   const server: Server = await new Promise((resolve, reject) => {
     const s = api.listen(config.api.port, config.api.host, () => resolve(s));
     s.once('error', reject);
@@ -98,6 +122,13 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     const changes = registry.sweep(Date.now());
     for (const change of changes) transitions.inc({ state: 'offline' });
     if (changes.length > 0) queue.enqueue(changes.map(transitionToPoint));
+  }, 1_000);
+  // Revocations made with the admin CLI (another process) reach the broker within a second.
+  let revocationsCheckedAt = Date.now();
+  const revocationTimer = setInterval(() => {
+    const now = Date.now();
+    for (const username of security.revokedSince(revocationsCheckedAt - 1_000)) disconnect(username);
+    revocationsCheckedAt = now;
   }, 1_000);
   const selfTimer = setInterval(() => queue.enqueue(metrics.toPoints(Date.now(), config.instance)), config.selfMetricsIntervalS * 1000);
 
@@ -113,12 +144,14 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     mqttPort: mqttPort ?? 0,
     apiPort,
     registry,
+    security,
     queue,
     metrics,
     stop() {
       stopping ??= (async () => {
         clearInterval(sweepTimer);
         clearInterval(selfTimer);
+        clearInterval(revocationTimer);
         await broker.close();
         queue.enqueue(metrics.toPoints(Date.now(), config.instance));
         await queue.close();
@@ -126,6 +159,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         await writer.close();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         registry.close();
+        security.close();
         log.log('info', 'collector stopped', { ...queue.stats() });
       })();
       return stopping;

@@ -14,7 +14,16 @@ const brokerSchema = z.discriminatedUnion('mode', [
     mode: z.literal('embedded'),
     host: z.string().default('0.0.0.0'),
     port: z.number().int().min(0).max(65535).default(1883),
-    tls: z.strictObject({ port: z.number().int().min(0).max(65535).default(8883), keyFile: fileName, certFile: fileName, caFile: fileName.optional() }).optional(),
+    tls: z
+      .strictObject({
+        port: z.number().int().min(0).max(65535).default(8883),
+        keyFile: fileName,
+        certFile: fileName,
+        caFile: fileName.optional(),
+        /** require: mutual TLS, a device needs a certificate from caFile whose CN is its `<site>/<device>`. */
+        clientCerts: z.enum(['none', 'require']).default('none'),
+      })
+      .optional(),
   }),
   z.strictObject({
     mode: z.literal('external'),
@@ -58,7 +67,25 @@ export const collectorConfigSchema = z.strictObject({
       flushIntervalMs: z.number().int().positive().default(1_000),
     })
     .prefault({}),
-  limits: z.strictObject({ maxPayloadBytes: z.number().int().positive().max(16 * 1024 * 1024).default(MAX_PAYLOAD_BYTES) }).prefault({}),
+  limits: z
+    .strictObject({
+      maxPayloadBytes: z.number().int().positive().max(16 * 1024 * 1024).default(MAX_PAYLOAD_BYTES),
+      /** Per connection: sustained PUBLISH rate and the burst above it (an agent draining its queue). */
+      messagesPerSecond: z.number().positive().default(100),
+      burstMessages: z.number().int().positive().default(1_000),
+      maxConnections: z.number().int().positive().default(20_000),
+    })
+    .prefault({}),
+  security: z
+    .strictObject({
+      /** Enrollment tokens, device credentials, API tokens, audit log. */
+      path: z.string().min(1).default('./data/security.sqlite'),
+      /** open: any MQTT client may publish for any device (a lab only). */
+      deviceAuth: z.enum(['credentials', 'open']).default('credentials'),
+      /** open: the HTTP API answers without a token (a lab only). */
+      apiAuth: z.enum(['tokens', 'open']).default('tokens'),
+    })
+    .prefault({}),
   registry: z
     .strictObject({
       path: z.string().min(1).default('./data/registry.sqlite'),

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { normaliseId } from '../src/contract/topics.ts';
@@ -7,6 +7,8 @@ import { normaliseId } from '../src/contract/topics.ts';
 // `npm start`: a working local stack on this machine — InfluxDB (reused when one already
 // answers on :8086, else started here with its data under .local-stack/), the collector with
 // its embedded MQTT broker, and an agent for this host. Ctrl-C stops what it started.
+// Security stays on, as in production: the agent enrolls with a one-use token made by the admin
+// CLI, and the API answers to the admin token kept in .local-stack/api-token.
 
 const root = resolve(import.meta.dirname, '..');
 const stateDir = process.env.LOCAL_STACK_DIR ?? join(root, '.local-stack');
@@ -73,6 +75,18 @@ async function shutdown(code: number): Promise<void> {
 process.once('SIGINT', () => void shutdown(0));
 process.once('SIGTERM', () => void shutdown(0));
 
+/** Runs the admin CLI against the stack's security store and returns its JSON answer. */
+function admin(env: NodeJS.ProcessEnv, ...args: string[]): { token: string } {
+  return JSON.parse(execFileSync(process.execPath, ['collector/admin.ts', ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' })) as { token: string };
+}
+
+/** The admin API token of this stack, made once and kept owner-only. */
+function apiToken(env: NodeJS.ProcessEnv): string {
+  const file = join(stateDir, 'api-token');
+  if (!existsSync(file)) writeFileSync(file, admin(env, 'api-token', 'create', '--name', 'local-stack', '--role', 'admin').token, { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
 async function main(): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   const startedAt = Date.now();
@@ -90,19 +104,27 @@ async function main(): Promise<void> {
   }
 
   const node = process.execPath;
-  start('collector', node, ['collector/main.ts'], {
+  const collectorEnv = {
     COLLECTOR_STORAGE__URL: influxUrl,
     COLLECTOR_BROKER__PORT: String(mqttPort),
     COLLECTOR_API__HOST: '127.0.0.1',
     COLLECTOR_API__PORT: String(apiPort),
     COLLECTOR_REGISTRY__PATH: join(stateDir, 'registry.sqlite'),
     COLLECTOR_QUEUE__PATH: join(stateDir, 'spool.sqlite'),
-  });
+    COLLECTOR_SECURITY__PATH: join(stateDir, 'security.sqlite'),
+  };
+  start('collector', node, ['collector/main.ts'], collectorEnv);
+  const token = apiToken(collectorEnv);
+  const agentDir = join(stateDir, 'agent');
+  // Enrolled once; later starts use the credentials the agent saved.
+  const enrollment = existsSync(join(agentDir, 'credentials.json')) ? {} : { AGENT_ENROLLMENT__TOKEN: admin(collectorEnv, 'enrollment-token', 'create', '--site', site, '--uses', '1', '--hours', '1').token };
   start('agent', node, ['agent/main.ts'], {
     AGENT_SITE: site,
     AGENT_DEVICE: device,
     AGENT_MQTT__URL: `mqtt://127.0.0.1:${mqttPort}`,
-    AGENT_STATE_DIR: join(stateDir, 'agent'),
+    AGENT_STATE_DIR: agentDir,
+    AGENT_ENROLLMENT__URL: `http://127.0.0.1:${apiPort}`,
+    ...enrollment,
   });
 
   await waitUntil(`this host (${site}/${device}) showing up in InfluxDB`, hostSeenInInflux, 30_000);
@@ -111,8 +133,9 @@ async function main(): Promise<void> {
 Local stack is running; this host appeared in InfluxDB after ${seconds} s.
   InfluxDB (InfluxQL)   ${influxUrl}  database "monitoring"
       e.g. curl -G '${influxUrl}/query' --data-urlencode db=monitoring --data-urlencode "q=SELECT last(usage_pct) FROM cpu GROUP BY device"
-  MQTT broker           mqtt://127.0.0.1:${mqttPort}  (topics muni/v1/<site>/<device>/<channel>)
+  MQTT broker           mqtt://127.0.0.1:${mqttPort}  (topics muni/v1/<site>/<device>/<channel>; devices need credentials: docs/security.md)
   Collector API         http://127.0.0.1:${apiPort}/api/v1/devices   metrics: /metrics   OpenAPI: /api/openapi.yaml
+      admin API token in ${join(stateDir, 'api-token')}, e.g. curl -H "Authorization: Bearer $(cat ${join(stateDir, 'api-token')})" http://127.0.0.1:${apiPort}/api/v1/devices
   This host             site "${site}", device "${device}"
   Grafana               provision dashboard-config/ (docs/dashboards.md) against ${influxUrl}
   Logs                  ${stateDir}/*.log

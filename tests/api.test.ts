@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRouters, createApiApp } from '../collector/api/app.ts';
 import { openApiDocument } from '../collector/api/routes/openapi.ts';
 import { DeviceRegistry } from '../collector/registry/device-registry.ts';
+import { SecurityStore } from '../collector/security/store.ts';
 import { SelfMetrics } from '../collector/self-metrics.ts';
 
 describe('HTTP API', () => {
@@ -12,7 +13,8 @@ describe('HTTP API', () => {
   const rejected = metrics.counter('collector_messages_rejected_total', 'refused', ['reason']);
   let server: Server;
   let base: string;
-  const deps = { registry, metrics, ready: () => true };
+  const security = SecurityStore.open(':memory:');
+  const deps = { registry, metrics, security, apiAuth: 'open' as const, ready: () => true, onDeviceRevoked: () => {} };
 
   beforeAll(async () => {
     const t = Date.now();
@@ -26,6 +28,7 @@ describe('HTTP API', () => {
   afterAll(() => {
     server?.close();
     registry.close();
+    security.close();
   });
 
   const get = async (path: string) => {

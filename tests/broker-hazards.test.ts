@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectExternalBroker } from '../collector/broker/external.ts';
-import { subscriptionAllowed } from '../collector/broker/embedded.ts';
+import { subscribeAllowed } from '../collector/security/policy.ts';
 import { startMosquitto, waitFor, type MosquittoServer } from './helpers/servers.ts';
 
 // The two broker hazards of docs/broker.md, reproduced for real and shown harmless in the
@@ -36,8 +36,8 @@ describe('hazard 1: aedes/mqemitter stack overflow under a QoS 0 flood', () => {
   }, 120_000);
 
   it('lets network clients subscribe only to exact command topics', () => {
-    expect(subscriptionAllowed('muni/v1/merkez/bi-pc01/cmd')).toBe(true);
-    for (const topic of ['#', 'muni/#', 'muni/v1/+/+/metrics', 'muni/v1/merkez/bi-pc01/metrics', 'muni/v1/+/bi-pc01/cmd']) expect(subscriptionAllowed(topic), topic).toBe(false);
+    expect(subscribeAllowed(undefined, 'muni/v1/merkez/bi-pc01/cmd')).toBe(true);
+    for (const topic of ['#', 'muni/#', 'muni/v1/+/+/metrics', 'muni/v1/merkez/bi-pc01/metrics', 'muni/v1/+/bi-pc01/cmd']) expect(subscribeAllowed(undefined, topic), topic).toBe(false);
   });
 });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../collector/broker/embedded.ts';
+import { openBrokerOptions } from './helpers/broker-options.ts';
 import { tempDir } from './helpers/servers.ts';
 
 // The embedded broker's TLS listener, with a certificate made here by openssl for 127.0.0.1.
@@ -17,11 +18,12 @@ beforeAll(async () => {
   broker = await startEmbeddedBroker({
     host: '127.0.0.1',
     port: 0,
-    tls: { port: 0, keyFile: join(dir, 'key.pem'), certFile: join(dir, 'cert.pem') },
+    tls: { port: 0, keyFile: join(dir, 'key.pem'), certFile: join(dir, 'cert.pem'), clientCerts: 'none' },
     handler: async (topic) => {
       received.push(topic);
     },
     log: { log: () => {} },
+    ...openBrokerOptions,
   });
 });
 afterAll(async () => broker?.close());

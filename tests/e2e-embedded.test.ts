@@ -104,8 +104,12 @@ describe('agent → embedded broker → collector → InfluxDB', () => {
   it('refuses an oversized payload without dropping the connection of others', async () => {
     const other = await connectClient(collector.mqttUrl!, { clientId: 'kiosk-02' });
     const big = JSON.stringify({ v: 1, ts: Date.now(), metrics: [{ name: 'cpu', fields: { x: 1 } }], pad: 'x'.repeat(600 * 1024) });
-    await publish(other, `muni/v1/${SITE}/kiosk-02/metrics`, big).catch(() => undefined);
+    // Refused from the packet header, before its body is read: the sender's connection is closed.
+    const closed = new Promise<void>((resolve) => other.once('close', () => resolve()));
+    other.publish(`muni/v1/${SITE}/kiosk-02/metrics`, big, { qos: 1 });
+    await closed;
     other.end(true);
+    expect(await collector.metric('collector_mqtt_refused_total{reason="oversize"}')).toBe(1);
     await publish(device, `muni/v1/${SITE}/kiosk-01/metrics`, { v: 1, ts: Date.now(), metrics: [{ name: 'cpu', fields: { usage_pct: 43 } }] });
     await waitFor('kiosk-01 still delivering', async () => (await countPoints(influx, `SELECT count(usage_pct) FROM cpu WHERE device = 'kiosk-01'`)) === 2);
     expect(await countPoints(influx, `SELECT count(x) FROM cpu WHERE device = 'kiosk-02'`)).toBe(0);

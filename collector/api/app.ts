@@ -1,22 +1,39 @@
-import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Router } from 'express';
+import type { DeviceAddress } from '../../src/contract/topics.ts';
 import type { DeviceRegistry } from '../registry/device-registry.ts';
+import type { SecurityStore } from '../security/store.ts';
 import type { SelfMetrics } from '../self-metrics.ts';
+import { apiAuthentication } from './auth.ts';
 import { devicesRouter } from './routes/devices.ts';
+import { enrollmentRouter } from './routes/enrollment.ts';
 import { healthRouter } from './routes/health.ts';
 import { openApiRouter } from './routes/openapi.ts';
+import { securityRouter } from './routes/security.ts';
 import { sitesRouter } from './routes/sites.ts';
 import { HttpError } from './validate.ts';
 
 export interface ApiDeps {
   registry: DeviceRegistry;
   metrics: SelfMetrics;
+  security: SecurityStore;
+  apiAuth: 'tokens' | 'open';
   ready: () => boolean;
-  /** Where authentication will plug in (API tokens with roles); runs before every /api route. */
-  authenticate?: RequestHandler;
+  /** Called when the API revoked a device, to disconnect it at once. */
+  onDeviceRevoked: (address: DeviceAddress) => void;
+}
+
+/** Routes anyone may call: probes, the API description, and what agents prove with their own secrets. */
+function publicRouters(deps: ApiDeps): Router[] {
+  return [healthRouter(deps.metrics, deps.ready), openApiRouter(), enrollmentRouter(deps.security)];
+}
+
+/** Routes behind an API token. */
+function protectedRouters(deps: ApiDeps): Router[] {
+  return [sitesRouter(deps.registry), devicesRouter(deps.registry), securityRouter(deps.security, deps.onDeviceRevoked)];
 }
 
 export function apiRouters(deps: ApiDeps): Router[] {
-  return [healthRouter(deps.metrics, deps.ready), openApiRouter(), sitesRouter(deps.registry), devicesRouter(deps.registry)];
+  return [...publicRouters(deps), ...protectedRouters(deps)];
 }
 
 export function createApiApp(deps: ApiDeps): express.Express {
@@ -24,8 +41,9 @@ export function createApiApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(express.json({ limit: '64kb' }));
-  if (deps.authenticate) app.use('/api/v1', deps.authenticate);
-  for (const router of apiRouters(deps)) app.use(router);
+  for (const router of publicRouters(deps)) app.use(router);
+  app.use('/api/v1', apiAuthentication(deps.security, deps.apiAuth));
+  for (const router of protectedRouters(deps)) app.use(router);
   app.use((req, _res, next) => next(new HttpError(404, `no route ${req.method} ${req.path}`)));
   const onError: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
     const status = error instanceof HttpError ? error.status : ((error as { status?: number }).status ?? 500);

@@ -14,11 +14,11 @@ export class HttpError extends Error {
   }
 }
 
-export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where: 'path' | 'query'): z.infer<S> {
+export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where: 'path' | 'query' | 'body'): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  throw new HttpError(400, `invalid ${where} parameter ${formatPath(issue.path)}: ${issue.message}`);
+  throw new HttpError(400, `invalid ${where === 'body' ? 'body field' : `${where} parameter`} ${formatPath(issue.path)}: ${issue.message}`);
 }
 
 export const deviceParams = (req: Request) => parseOr400(z.strictObject({ site: idSchema, device: idSchema }), req.params, 'path');

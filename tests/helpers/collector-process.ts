@@ -30,6 +30,8 @@ export async function startCollectorProcess(config: Record<string, unknown>, reu
     api: { host: '127.0.0.1', port: apiPort },
     registry: { path: join(dir, 'registry.sqlite'), ...(config.registry as object | undefined) },
     queue: { path: join(dir, 'spool.sqlite'), ...(config.queue as object | undefined) },
+    // Tests that are not about identity run open; the security tests turn authentication on.
+    security: { path: join(dir, 'security.sqlite'), deviceAuth: 'open', apiAuth: 'open', ...(config.security as object | undefined) },
   };
   const file = join(dir, 'collector.yaml');
   writeFileSync(file, stringify(full));
