@@ -73,6 +73,15 @@ describe('InfluxDB v1 writer: database handling', () => {
     expect((error as Error).message).toMatch(/database not found/);
   });
 
+  it('creates the database with the configured retention', async () => {
+    const writer = createInfluxV1Writer({ url: influx.url, database: 'saklama', timeoutMs: 5000, retentionDays: 30 });
+    await writer.write([{ ...point, time: Date.now() }]);
+    // Older than the retention is refused for good (the write queue quarantines it, counted).
+    await expect(writer.write([{ ...point, time: Date.now() - 31 * 86_400_000 }])).rejects.toMatchObject({ retryable: false, message: expect.stringMatching(/beyond retention policy/) });
+    const policies = await influx.query('saklama', 'SHOW RETENTION POLICIES ON saklama');
+    expect(policies[0]?.values.find((row) => row[4] === true)?.[1]).toBe('720h0m0s');
+  });
+
   it('ensureDatabase() is idempotent', async () => {
     const w = createInfluxV1Writer({ url: influx.url, database: 'iki "kez"', timeoutMs: 5000 });
     await w.ensureDatabase();

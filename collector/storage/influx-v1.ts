@@ -14,6 +14,11 @@ export const influxV1ConfigSchema = z.strictObject({
   password: z.string().optional(),
   timeoutMs: z.number().int().positive().default(10_000),
   createDatabase: z.boolean().default(true),
+  /**
+   * Retention of a database this writer creates (KVKK: personal data is kept no longer than
+   * needed; 400 days covers a year-on-year monthly report). An existing database keeps its own.
+   */
+  retentionDays: z.number().int().min(1).max(36_500).default(400),
 });
 export type InfluxV1Config = z.infer<typeof influxV1ConfigSchema>;
 
@@ -31,6 +36,8 @@ export interface InfluxV1Options {
    * Default true.
    */
   createDatabase?: boolean | undefined;
+  /** Retention of the database when this writer creates it; none (infinite) when unset. */
+  retentionDays?: number | undefined;
 }
 
 export interface InfluxV1Writer extends PointWriter {
@@ -59,7 +66,8 @@ export function createInfluxV1Writer(options: InfluxV1Options): InfluxV1Writer {
     await response.body?.cancel();
   }
 
-  const ensureDatabase = () => post(`/query?${new URLSearchParams({ q: `CREATE DATABASE ${quoteIdentifier(options.database)}` })}`, '');
+  const retention = options.retentionDays ? ` WITH DURATION ${options.retentionDays}d` : '';
+  const ensureDatabase = () => post(`/query?${new URLSearchParams({ q: `CREATE DATABASE ${quoteIdentifier(options.database)}${retention}` })}`, '');
 
   return {
     name: 'influx-v1',
