@@ -1,5 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { dirname } from 'node:path';
 import { REJECT_REASONS } from '../src/contract/decode.ts';
 import { rateLimited, type Logger } from '../src/log.ts';
@@ -112,7 +113,9 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
 
   const api = createApiApp({ registry, metrics, security, apiAuth: config.security.apiAuth, ready: () => true, onDeviceRevoked: (address) => disconnect(deviceUsername(address)) });
   const server: Server = await new Promise((resolve, reject) => {
-    const s = api.listen(config.api.port, config.api.host, () => resolve(s));
+    const tls = config.api.tls;
+    const s: Server = tls ? createHttpsServer({ key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }, api) : createHttpServer(api);
+    s.listen(config.api.port, config.api.host, () => resolve(s));
     s.once('error', reject);
   });
   const address = server.address();

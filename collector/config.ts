@@ -93,7 +93,14 @@ export const collectorConfigSchema = z.strictObject({
       heartbeatTimeoutS: z.number().positive().default(60),
     })
     .prefault({}),
-  api: z.strictObject({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8080) }).prefault({}),
+  api: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** HTTPS: agents send enrollment tokens and receive passwords through this API. */
+      tls: z.strictObject({ keyFile: fileName, certFile: fileName }).optional(),
+    })
+    .prefault({}),
   selfMetricsIntervalS: z.number().positive().default(10),
 });
 

@@ -27,7 +27,7 @@ export async function startCollectorProcess(config: Record<string, unknown>, reu
   const full = {
     ...config,
     broker: broker.mode === 'external' ? broker : { host: '127.0.0.1', ...broker, port: mqttPort },
-    api: { host: '127.0.0.1', port: apiPort },
+    api: { host: '127.0.0.1', ...(config.api as object | undefined), port: apiPort },
     registry: { path: join(dir, 'registry.sqlite'), ...(config.registry as object | undefined) },
     queue: { path: join(dir, 'spool.sqlite'), ...(config.queue as object | undefined) },
     // Tests that are not about identity run open; the security tests turn authentication on.
@@ -36,10 +36,12 @@ export async function startCollectorProcess(config: Record<string, unknown>, reu
   const file = join(dir, 'collector.yaml');
   writeFileSync(file, stringify(full));
   const proc = startProcess(process.execPath, ['--disable-warning=ExperimentalWarning', 'collector/main.ts', '--config', file]);
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const https = Boolean((config.api as { tls?: unknown } | undefined)?.tls);
+  const apiUrl = `${https ? 'https' : 'http'}://127.0.0.1:${apiPort}`;
   await waitFor(`collector API at ${apiUrl}`, async () => {
     if (proc.child.exitCode !== null) throw new Error(`collector exited: ${proc.output()}`);
-    return (await fetch(`${apiUrl}/readyz`)).ok;
+    // fetch cannot be given a private CA: over HTTPS the collector's own start line tells.
+    return https ? proc.output().includes('"msg":"collector started"') : (await fetch(`${apiUrl}/readyz`)).ok;
   });
   const metricsText = async () => (await fetch(`${apiUrl}/metrics`)).text();
   return {
