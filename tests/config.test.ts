@@ -1,8 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCollectorConfig } from '../collector/config.ts';
-import { ConfigError, envOverrides } from '../src/config/load.ts';
+import { parse } from 'yaml';
+import { agentConfigSchema } from '../agent/config.ts';
+import { ConfigError, envOverrides, validateConfig } from '../src/config/load.ts';
 import { tempDir } from './helpers/servers.ts';
 
 describe('configuration loading', () => {
@@ -19,6 +21,15 @@ describe('configuration loading', () => {
     expect(defaults).toMatchObject({ broker: { mode: 'embedded', port: 1883 }, storage: { type: 'influx-v1', url: 'http://127.0.0.1:8086', database: 'monitoring' }, api: { port: 8080 } });
     const partial = loadCollectorConfig(undefined, { COLLECTOR_BROKER__PORT: '1884', COLLECTOR_STORAGE__URL: 'http://influx:8086' });
     expect(partial).toMatchObject({ broker: { mode: 'embedded', port: 1884 }, storage: { type: 'influx-v1', url: 'http://influx:8086' } });
+  });
+
+  it('accepts the shipped example configurations, secure by default', () => {
+    // The agent checks that its TLS files exist; the example names the production paths.
+    const agent = validateConfig(agentConfigSchema, parse(readFileSync('deploy/agent.example.yaml', 'utf8')), 'deploy/agent.example.yaml');
+    expect(agent.enrollment).toMatchObject({ url: 'https://izleme.belediye.local:8080', rotateAfterDays: 90 });
+    const collector = loadCollectorConfig('deploy/collector.example.yaml', {});
+    expect(collector).toMatchObject({ security: { deviceAuth: 'credentials', apiAuth: 'tokens' }, broker: { tls: { clientCerts: 'none' } }, queue: { sync: 'normal' } });
+    expect(loadCollectorConfig(undefined, {}).security).toMatchObject({ deviceAuth: 'credentials', apiAuth: 'tokens' });
   });
 
   it('lets the environment override the file', () => {
