@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { REJECT_REASONS } from '../src/contract/decode.ts';
 import { rateLimited, type Logger } from '../src/log.ts';
@@ -10,6 +11,7 @@ import { connectExternalBroker } from './broker/external.ts';
 import type { CollectorConfig } from './config.ts';
 import { createIngest, transitionToPoint } from './ingest/ingest.ts';
 import { DeviceRegistry } from './registry/device-registry.ts';
+import { configChanges, flattenConfig } from './security/config-audit.ts';
 import { deviceUsername } from './security/policy.ts';
 import { SecurityStore } from './security/store.ts';
 import { SelfMetrics } from './self-metrics.ts';
@@ -31,11 +33,20 @@ export interface RunningCollector {
   stop(): Promise<void>;
 }
 
+/** Records what changed in the configuration since the collector last started (secrets redacted). */
+function auditConfiguration(security: SecurityStore, config: CollectorConfig): void {
+  const current = flattenConfig(config);
+  const previous = security.lastAuditDetail('collector.config')?.config as Record<string, string> | undefined;
+  const changes = previous ? configChanges(previous, current) : ['first start'];
+  if (changes.length > 0) security.audit(`host:${userInfo().username}`, 'collector.config', 'collector', { changes, config: current });
+}
+
 export async function startCollector(config: CollectorConfig, log: Logger): Promise<RunningCollector> {
   if (config.registry.path !== ':memory:') mkdirSync(dirname(config.registry.path), { recursive: true });
   const registry = DeviceRegistry.open(config.registry.path, { heartbeatTimeoutS: config.registry.heartbeatTimeoutS });
   const metrics = new SelfMetrics();
   const security = SecurityStore.open(config.security.path);
+  auditConfiguration(security, config);
   const spoolLog = rateLimited(log, { burst: 5, windowMs: 60_000 });
 
   // The v1 writer creates a missing database on its first write when allowed.

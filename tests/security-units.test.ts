@@ -4,6 +4,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConnectionGuard } from '../collector/broker/connection-guard.ts';
+import { configChanges, flattenConfig } from '../collector/security/config-audit.ts';
 import { enrollmentRefusal, publishRefusal, roleAllows, subscribeAllowed } from '../collector/security/policy.ts';
 import { formatToken, hashSecret, newSecret, parseToken, secretMatches } from '../collector/security/secrets.ts';
 import { SecurityStore } from '../collector/security/store.ts';
@@ -49,6 +50,16 @@ describe('access policy', () => {
     expect(enrollmentRefusal(token, 'merkez', 2_000)).toBe('enrollment token expired at 1970-01-01T00:00:02.000Z');
     expect(enrollmentRefusal({ ...token, uses: 2 }, 'merkez', 1_000)).toBe('enrollment token is used up (2 of 2 uses)');
     expect(enrollmentRefusal(token, 'zabita', 1_000)).toBe('enrollment token is for site "merkez", not "zabita"');
+  });
+});
+
+describe('configuration audit', () => {
+  it('lists what changed between two configurations, never a secret', () => {
+    const before = flattenConfig({ limits: { messagesPerSecond: 100 }, storage: { url: 'http://a:8086', token: 'gizli-1' }, api: { port: 8080 } });
+    const after = flattenConfig({ limits: { messagesPerSecond: 50 }, storage: { url: 'http://a:8086', token: 'gizli-2' }, api: { port: 8080, tls: { certFile: '/etc/c.pem' } } });
+    expect(configChanges(before, after)).toEqual(['api.tls.certFile: (unset) → "/etc/c.pem"', 'limits.messagesPerSecond: 100 → 50']);
+    expect(JSON.stringify(after)).not.toContain('gizli');
+    expect(configChanges(after, after)).toEqual([]);
   });
 });
 

@@ -229,6 +229,7 @@ describe('device identity and access control', () => {
     seen('device.enroll_refused', /^token:/, 'merkez/pc-1');
     seen('device.credentials_issue', `cli:${userInfo().username}`, 'merkez/kiosk-good');
     seen('device.revoke', `cli:${userInfo().username}`, 'merkez/kiosk-rev');
+    seen('collector.config', `host:${userInfo().username}`, 'collector');
 
     // A revoked API token stops working.
     const temporary = await api('POST', '/api/v1/api-tokens', adminToken, { name: 'gecici', role: 'read' });

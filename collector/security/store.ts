@@ -79,6 +79,12 @@ export class SecurityStore {
     return rows.map((r) => ({ at: r.at, actor: r.actor, action: r.action, target: r.target, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
 
+  /** The detail of the newest audit entry of this action, e.g. the configuration the collector last ran with. */
+  lastAuditDetail(action: string): Record<string, unknown> | undefined {
+    const row = this.db.prepare('SELECT detail FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT 1').get(action) as { detail: string } | undefined;
+    return row ? (JSON.parse(row.detail) as Record<string, unknown>) : undefined;
+  }
+
   createEnrollmentToken(options: { site: string; maxUses: number; expiresAt: number; actor: string; now?: number }): { id: string; token: string } {
     const id = newTokenId();
     const secret = newSecret();
