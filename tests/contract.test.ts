@@ -48,6 +48,19 @@ describe('decodeDeviceMessage', () => {
     expect(result).toMatchObject({ ok: false, reason });
   });
 
+  it('keeps devices out of the collector’s own measurements and refuses a field named time', () => {
+    for (const name of ['collector', 'device_state', 'events']) {
+      const result = decodeDeviceMessage(topic, enc({ v: 1, ts: now, metrics: [{ name, tags: { instance: 'collector' }, fields: { messages_rejected: 1e12 } }] }));
+      expect(result.ok, name).toBe(false);
+      if (!result.ok) expect(result.detail).toContain('reserved for the collector');
+    }
+    const time = decodeDeviceMessage(topic, enc({ v: 1, ts: now, metrics: [{ name: 'cpu', fields: { time: 1 } }] }));
+    expect(time.ok).toBe(false);
+    if (!time.ok) expect(time.detail).toContain('"time" cannot be a field name');
+    const event = decodeDeviceMessage('muni/v1/merkez/srv01/event', enc({ v: 1, ts: now, type: 'reboot', severity: 'info', data: { time: 5 } }));
+    expect(event.ok).toBe(false);
+  });
+
   it('names the bad field', () => {
     const result = decodeDeviceMessage(topic, enc({ v: 1, ts: now, metrics: [{ name: 'cpu', fields: { load1: [1, 2] } }] }));
     expect(result.ok).toBe(false);

@@ -22,6 +22,12 @@ export const timestampSchema = z
 
 const nameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a lower-case name like "cpu" or "fs_used"');
 
+/** Measurements the collector writes itself: a device writing into them could forge the collector's health or device states. */
+export const RESERVED_MEASUREMENTS = ['collector', 'device_state', 'events'] as const;
+const metricNameSchema = nameSchema.refine((name) => !(RESERVED_MEASUREMENTS as readonly string[]).includes(name), { message: `reserved for the collector (${RESERVED_MEASUREMENTS.join(', ')})` });
+/** InfluxDB refuses a field named "time" (HTTP 400): refused here, where the device learns why. */
+const noTimeField = [(fields: Record<string, unknown>) => !Object.hasOwn(fields, 'time'), '"time" cannot be a field name'] as const;
+
 /**
  * Tag keys a device may set. Tags become InfluxDB series keys, so only keys with a bounded
  * number of values per device are allowed; anything unbounded must be a field.
@@ -31,10 +37,11 @@ export const metricTagsSchema = z.partialRecord(z.enum(METRIC_TAG_KEYS), z.strin
 
 export const fieldValueSchema = z.union([z.number().finite(), z.boolean(), z.string().max(256)]);
 export const metricSchema = z.strictObject({
-  name: nameSchema,
+  name: metricNameSchema,
   tags: metricTagsSchema.optional(),
   fields: z
     .record(nameSchema, fieldValueSchema)
+    .refine(...noTimeField)
     .refine((f) => Object.keys(f).length > 0, 'a metric needs at least one field')
     .refine((f) => Object.keys(f).length <= 64, 'at most 64 fields per metric'),
 });
@@ -110,7 +117,10 @@ export const eventMessageSchema = z.strictObject({
   type: nameSchema,
   severity: z.enum(EVENT_SEVERITIES),
   message: z.string().max(1024).optional(),
-  data: z.record(nameSchema, fieldValueSchema).optional(),
+  data: z
+    .record(nameSchema, fieldValueSchema)
+    .refine(...noTimeField)
+    .optional(),
 });
 export type EventMessage = z.infer<typeof eventMessageSchema>;
 
