@@ -85,6 +85,17 @@ describe('WriteQueue against a real InfluxDB', () => {
     await queue.close();
   });
 
+  it('counts a partial write as InfluxDB did it: the good points written, only the conflicting ones quarantined', async () => {
+    const queue = new WriteQueue({ writer: writer(), spool: memorySpool(), maxPoints: 1000, batchSize: 10, flushIntervalMs: 20, retry: { initialMs: 50, maxMs: 100 } });
+    queue.enqueue(points(0, 5, 'partial'));
+    await queue.flush();
+    queue.enqueue(points(100, 10, 'partial').map((p, i) => (i % 4 === 0 ? { ...p, fields: { usage_pct: 'yüksek' } } : p)));
+    await queue.flush();
+    expect(await count('partial')).toBe(5 + 7);
+    expect(queue.stats()).toMatchObject({ written: 12, quarantined: 3 });
+    await queue.close();
+  });
+
   it('flush() resolves for what was queued before it, while new points keep arriving', async () => {
     const queue = new WriteQueue({ writer: writer(), spool: memorySpool(), maxPoints: 20_000, batchSize: 200, flushIntervalMs: 60_000, retry: { initialMs: 50, maxMs: 100 } });
     queue.enqueue(points(0, 1000, 'steady'));

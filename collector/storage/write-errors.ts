@@ -9,8 +9,14 @@ export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 429 || status === 408;
 }
 
+/** InfluxDB 1.x answers a batch with a few bad points with "partial write: … dropped=N" and stores the rest. */
+export function droppedByPartialWrite(body: string): number | undefined {
+  const match = /partial write:.*dropped=(\d+)/s.exec(body);
+  return match ? Number(match[1]) : undefined;
+}
+
 export function writeErrorFromStatus(api: string, status: number, body: string): WriteError {
-  return new WriteError(`${api} write failed with HTTP ${status}: ${body.trim().slice(0, 300)}`, { retryable: isRetryableStatus(status), status });
+  return new WriteError(`${api} write failed with HTTP ${status}: ${body.trim().slice(0, 300)}`, { retryable: isRetryableStatus(status), status, dropped: droppedByPartialWrite(body) });
 }
 
 /** Connection refused, reset, DNS, timeout: the server may be back soon. */

@@ -216,7 +216,10 @@ export class WriteQueue {
         const error = caught instanceof WriteError ? caught : new WriteError(`writer ${this.options.writer.name} failed unexpectedly: ${String(caught)}`, { retryable: false, cause: caught });
         this.counters.writeErrors++;
         if (!error.retryable) {
-          this.counters.quarantined += batch.length;
+          // A partial write stored all but the dropped points: count each side as it is.
+          const dropped = Math.min(error.dropped ?? batch.length, batch.length);
+          this.counters.written += batch.length - dropped;
+          this.counters.quarantined += dropped;
           this.options.onQuarantine?.(batch, error);
           return true;
         }

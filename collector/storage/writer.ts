@@ -13,9 +13,12 @@ export class WriteError extends Error {
   override name = 'WriteError';
   readonly retryable: boolean;
   readonly status: number | undefined;
-  constructor(message: string, options: { retryable: boolean; status?: number | undefined; cause?: unknown }) {
+  /** A partial write: how many points of the batch the server dropped (it stored the rest). */
+  readonly dropped: number | undefined;
+  constructor(message: string, options: { retryable: boolean; status?: number | undefined; dropped?: number | undefined; cause?: unknown }) {
     super(message, { cause: options.cause });
     this.retryable = options.retryable;
     this.status = options.status;
+    this.dropped = options.dropped;
   }
 }
