@@ -1,8 +1,11 @@
+import { benchDrain } from './drain.ts';
 import { benchFootprint } from './footprint.ts';
 import { benchIngest } from './ingest.ts';
 
-// npm run bench [ingest|footprint]: runs the benchmarks, prints their JSON, writes bench/results/.
-const which = process.argv[2];
+// npm run bench [ingest|footprint|drain [--points N --runs R …]]: runs the benchmarks, prints
+// their JSON, writes bench/results/.
+const [which, ...args] = process.argv.slice(2);
 if (which === undefined || which === 'ingest') await benchIngest();
 if (which === undefined || which === 'footprint') await benchFootprint();
+if (which === undefined || which === 'drain') await benchDrain(args);
 process.exit(0);
