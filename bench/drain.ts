@@ -243,7 +243,7 @@ export async function benchDrain(args: string[]): Promise<void> {
       qos: 1,
       backlogWindowPerDevice: BACKLOG_WINDOW,
       metricsPollMs: POLL_MS,
-      collector: 'separate process, embedded broker, influx-v1 writer, batch 5000, flush 1 s, retry backoff 0.5–30 s; durable spool (synchronous=NORMAL) against queue.path ":memory:"',
+      collector: 'separate process, embedded broker, influx-v1 writer, batch 5000, flush 1 s, retry backoff 0.5–5 s; durable spool (synchronous=NORMAL) against queue.path ":memory:"',
       drainEnd: 'points written since the InfluxDB restart reach the queue depth at the restart (the spool is FIFO), from /metrics polled every 100 ms',
     },
     result: {
