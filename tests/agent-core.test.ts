@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
+import { rotationDue } from '../agent/enroll.ts';
 import { createCollector } from '../agent/collect.ts';
 import { agentConfigSchema, defaultKind, defaultStateDir, loadAgentConfig } from '../agent/config.ts';
 import { urlForLog } from '../agent/publish.ts';
@@ -147,5 +148,13 @@ describe('collection of sources', () => {
     expect(Object.fromEntries(collector.failures())).toEqual({ temp: 3, fan: 3, odd: 6 });
     expect(logged.map((f) => f.source)).toEqual(['temp', 'fan', 'odd', 'odd']);
     expect(logged[1]!.error).toMatch(/source fan timed out after 50 ms/);
+  });
+});
+
+describe('credential rotation schedule', () => {
+  it('is due once the credentials are older than the rotation period', () => {
+    const issued = { username: 'merkez/pc', password: 'x', clientId: 'merkez/pc', issuedAt: 1_000_000 };
+    expect(rotationDue(issued, 90, 1_000_000 + 89 * 86_400_000)).toBe(false);
+    expect(rotationDue(issued, 90, 1_000_000 + 90 * 86_400_000)).toBe(true);
   });
 });

@@ -209,6 +209,19 @@ describe('device identity and access control', () => {
     expect(await refusedConnect({ username: issued.username, password: issued.password, clientId: issued.clientId })).toBe(4);
   });
 
+  it('rotates a device password: the new one connects, the old one is refused', async () => {
+    const issued = cli<Issued>('device', 'credentials', 'merkez/kiosk-rot');
+    const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+    const response = await fetch(`${collector.apiUrl}/api/v1/credentials/rotate`, { method: 'POST', headers: basic(issued.username, issued.password) });
+    expect(response.status).toBe(200);
+    const rotated = (await response.json()) as Issued;
+    secrets.push(rotated.password);
+    expect(rotated).toMatchObject({ username: 'merkez/kiosk-rot', clientId: 'merkez/kiosk-rot' });
+    expect(await refusedConnect({ username: issued.username, password: issued.password, clientId: issued.clientId })).toBe(4);
+    (await asDevice(rotated)).end(true);
+    expect((await fetch(`${collector.apiUrl}/api/v1/credentials/rotate`, { method: 'POST', headers: basic(issued.username, issued.password) })).status).toBe(401);
+  });
+
   it('asks the HTTP API for a token with the right role, and audits who changed what', async () => {
     expect(await api('GET', '/api/v1/devices', undefined)).toMatchObject({ status: 401, body: { error: expect.stringContaining('API token is required') } });
     expect((await api('GET', '/api/v1/devices', 'api_000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status).toBe(401);
