@@ -1,9 +1,10 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../src/log.ts';
+import { writePrivateFileAtomically } from '../src/private-files.ts';
 import { withRetry } from '../src/retry.ts';
 import type { AgentConfig } from './config.ts';
 
@@ -49,11 +50,7 @@ export function loadCredentials(stateDir: string): DeviceCredentials | undefined
 }
 
 export function saveCredentials(stateDir: string, credentials: DeviceCredentials): void {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const file = credentialsPath(stateDir);
-  writeFileSync(`${file}.tmp`, JSON.stringify(credentials), { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-  chmodSync(file, 0o600);
+  writePrivateFileAtomically(credentialsPath(stateDir), JSON.stringify(credentials));
 }
 
 /** A JSON POST with a timeout; the collector's certificate is checked against enrollment.caFile when given. */

@@ -1,5 +1,6 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writePrivateFileAtomically } from '../src/private-files.ts';
 import type { EventMessage } from '../src/contract/schemas.ts';
 
 // What the agent remembers across restarts: the last boot time (to see a reboot) and the hash
@@ -34,11 +35,7 @@ export function loadState(dir: string): AgentState {
 }
 
 export function saveState(dir: string, state: AgentState): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, 'state.json');
-  writeFileSync(`${file}.tmp`, JSON.stringify(state), { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-  chmodSync(file, 0o600);
+  writePrivateFileAtomically(join(dir, 'state.json'), JSON.stringify(state));
 }
 
 /** A boot time that moved by more than a minute is a reboot (uptime and clock jitter stay well under that). */

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -121,6 +121,7 @@ describe('SecurityStore', () => {
     const api = store.createApiToken({ name: 'noc', role: 'read', actor: 'test' });
     expect(store.verifyApiToken(api.token)).toMatchObject({ name: 'noc', role: 'read' });
     store.close();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
     const bytes = ['', '-wal'].map((suffix) => { try { return readFileSync(path + suffix).toString('latin1'); } catch { return ''; } }).join('');
     for (const secret of [enrollment.token.split('.')[1]!, enrolled.password, api.token.split('.')[1]!]) expect(bytes.includes(secret)).toBe(false);
   });

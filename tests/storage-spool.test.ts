@@ -65,6 +65,7 @@ describe('Spool', () => {
     const dir = join(tempDir('spool'), 'nested');
     const spool = Spool.open(join(dir, 'spool.sqlite'), { sync: 'normal' });
     expect(statSync(dir).mode & 0o077).toBe(0);
+    expect(statSync(join(dir, 'spool.sqlite')).mode & 0o777).toBe(0o600);
     spool.close();
   });
 

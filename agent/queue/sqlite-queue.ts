@@ -1,6 +1,5 @@
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { ensurePrivateFile } from '../../src/private-files.ts';
 import type { DropCounts, MessageQueue, QueuedMessage, StoredMessage } from './message-queue.ts';
 
 // The offline queue on disk (Node's built-in SQLite), surviving an agent restart and a power
@@ -29,13 +28,6 @@ interface Row {
   priority: PriorityCode;
 }
 
-/** Owner-only: queued messages carry the inventory (serial numbers, MACs, software). */
-function createPrivateFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  closeSync(openSync(path, 'a', 0o600));
-  chmodSync(path, 0o600);
-}
-
 function prepare(db: DatabaseSync) {
   // SQLite creates the -wal and -shm files with the database file's permissions.
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
@@ -60,7 +52,8 @@ function prepare(db: DatabaseSync) {
 
 /** Throws when the file cannot be created or read, or is not a queue database (open-queue.ts falls back). */
 export function openSqliteQueue(path: string, maxMessages: number): MessageQueue {
-  createPrivateFile(path);
+  // Owner-only: queued messages carry the inventory (serial numbers, MACs, software).
+  ensurePrivateFile(path);
   const db = new DatabaseSync(path);
   let stmts: ReturnType<typeof prepare>;
   try {

@@ -45,6 +45,11 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
+/** A refused CONNECT: aedes answers with the CONNACK return code and closes the connection. */
+function connectRefusal(message: string, returnCode: 2 | 4 | 5): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: returnCode as AuthErrorCode });
+}
+
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const { handler, log, verifyDevice, onRefused } = options;
   let handlerErrors = 0;
@@ -67,17 +72,17 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       const identity = username && password ? verifyDevice(username, password.toString('utf8')) : undefined;
       if (!identity) {
         refuse('auth', { client: client.id.slice(0, 129), username: username?.slice(0, 129) });
-        return callback(Object.assign(new Error('bad user name or password'), { returnCode: 4 as AuthErrorCode }), null);
+        return callback(connectRefusal('bad user name or password', 4), null);
       }
       // The client id is the identity: another credential can never take over this client id.
       if (client.id !== username) {
         refuse('client_id', { client: client.id.slice(0, 129), username });
-        return callback(Object.assign(new Error('client id must be the device user name'), { returnCode: 2 as AuthErrorCode }), null);
+        return callback(connectRefusal('client id must be the device user name', 2), null);
       }
       const certificateName = certificateNames.get(client.conn);
       if (certificateName !== undefined && certificateName !== username) {
         refuse('auth', { username, certificate: certificateName.slice(0, 129) });
-        return callback(Object.assign(new Error('certificate belongs to another device'), { returnCode: 5 as AuthErrorCode }), null);
+        return callback(connectRefusal('certificate belongs to another device', 5), null);
       }
       identities.set(client, identity);
       callback(null, true);
@@ -104,7 +109,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
     // Telemetry fans out to nobody: a client subscribes only to an exact command topic, a device only to its own.
     authorizeSubscribe(client: Client, subscription: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void) {
-      if (subscribeAllowed(verifyDevice ? identities.get(client) ?? { site: '', device: '' } : undefined, subscription.topic)) return callback(null, subscription);
+      // With authentication on, every client that got this far has an identity (authenticate set it).
+      const identity = identities.get(client);
+      const allowed = verifyDevice ? identity !== undefined && subscribeAllowed(identity, subscription.topic) : subscribeAllowed(undefined, subscription.topic);
+      if (allowed) return callback(null, subscription);
       refuse('subscribe_acl', { client: client.id, topic: subscription.topic.slice(0, 200) });
       callback(null, null);
     },

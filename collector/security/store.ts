@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { ensurePrivateFile } from '../../src/private-files.ts';
 import type { DeviceAddress } from '../../src/contract/topics.ts';
 import { deviceUsername, enrollmentRefusal, type ApiRole, type EnrollmentTokenRow } from './policy.ts';
 import { formatToken, hashSecret, newSecret, newTokenId, parseToken, secretMatches } from './secrets.ts';
@@ -60,7 +59,7 @@ export class SecurityStore {
   }
 
   static open(path: string): SecurityStore {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (path !== ':memory:') ensurePrivateFile(path);
     const db = new DatabaseSync(path);
     db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; ${SCHEMA}`);
     return new SecurityStore(db);

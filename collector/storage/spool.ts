@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { dirname } from 'node:path';
+import { ensurePrivateFile } from '../../src/private-files.ts';
 import type { Point } from '../model/point.ts';
 
 // The durable spool between ingest and storage (Node's built-in SQLite, WAL). One row per
@@ -41,7 +41,7 @@ export class Spool {
     this.durable = path !== ':memory:';
     this.db = db;
     this.insert = db.prepare('INSERT INTO spool (count, body) VALUES (?, ?)');
-    this.selectAfter = db.prepare('SELECT id, count, body FROM spool WHERE id > ? ORDER BY id LIMIT ?');
+    this.selectAfter = db.prepare('SELECT id, count, body FROM spool WHERE id > ? ORDER BY id');
     this.deleteUpTo = db.prepare('DELETE FROM spool WHERE id <= ?');
     this.totalsUpTo = db.prepare('SELECT COALESCE(SUM(count), 0) AS points, COALESCE(SUM(length(body)), 0) AS bytes FROM spool WHERE id <= ?');
     const totals = this.totalsUpTo.get(Number.MAX_SAFE_INTEGER) as { points: number; bytes: number };
@@ -55,7 +55,6 @@ export class Spool {
    * so a damaged disk file does not keep the collector down; `onDamaged` says so.
    */
   static open(path: string, options: SpoolOptions, onDamaged: (movedTo: string, error: Error) => void = () => {}): Spool {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
       return new Spool(path, Spool.connect(path, options));
     } catch (error) {
@@ -69,6 +68,8 @@ export class Spool {
   }
 
   private static connect(path: string, options: SpoolOptions): DatabaseSync {
+    // Owner-only: the spool holds device data (inventory events, host names).
+    if (path !== ':memory:') ensurePrivateFile(path);
     const db = new DatabaseSync(path);
     try {
       db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'};
@@ -103,9 +104,9 @@ export class Spool {
   /** The oldest rows after `afterId`, whole rows only, until about `maxPoints` points. */
   readBatch(afterId: number, maxPoints: number): SpoolBatch | undefined {
     const batch: SpoolBatch = { lastId: afterId, points: [], unreadable: 0 };
-    // Rows hold one message each (a few to a few hundred points), so this many rows fill any batch.
-    const rows = this.selectAfter.all(afterId, Math.max(1, maxPoints)) as { id: number; count: number; body: string }[];
-    for (const row of rows) {
+    // Stepping through the rows stops reading at the first one that does not fit: a drain reads
+    // each row once, not a whole page of rows per batch.
+    for (const row of this.selectAfter.iterate(afterId) as Iterable<{ id: number; count: number; body: string }>) {
       if (batch.points.length > 0 && batch.points.length + row.count > maxPoints) break;
       batch.lastId = Number(row.id);
       const parsed = parseBody(row.body);
