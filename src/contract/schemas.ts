@@ -32,7 +32,7 @@ const noTimeField = [(fields: Record<string, unknown>) => !Object.hasOwn(fields,
  * Tag keys a device may set. Tags become InfluxDB series keys, so only keys with a bounded
  * number of values per device are allowed; anything unbounded must be a field.
  */
-export const METRIC_TAG_KEYS = ['mount', 'iface', 'disk', 'sensor', 'battery', 'instance'] as const;
+export const METRIC_TAG_KEYS = ['mount', 'iface', 'disk', 'sensor', 'battery', 'instance', 'link', 'channel', 'supply'] as const;
 export const metricTagsSchema = z.partialRecord(z.enum(METRIC_TAG_KEYS), z.string().min(1).max(128));
 
 export const fieldValueSchema = z.union([z.number().finite(), z.boolean(), z.string().max(256)]);

@@ -1,0 +1,48 @@
+import type { EventMessage, Metric } from '../../src/contract/schemas.ts';
+import type { DeviceEntry } from './inventory.ts';
+import type { Profile } from './profile.ts';
+import type { Credential } from './secrets.ts';
+
+// The small interface every device driver implements (SNMP profiles, Hikvision ISAPI, …).
+// A driver turns one device + one profile into a session that is polled on the device's
+// interval; sessions keep what a poll needs from the previous one (counters for rates, an
+// HTTP digest nonce). Adding a driver is a new file plus one line in drivers/index.ts.
+
+export interface DriverTarget {
+  device: DeviceEntry;
+  profile: Profile;
+  /** Resolved from the secrets file; never logged. */
+  credential: Credential | undefined;
+}
+
+export type DeviceEvent = Pick<EventMessage, 'type' | 'severity' | 'message' | 'data'>;
+
+export interface PollOutcome {
+  metrics: Metric[];
+  events: DeviceEvent[];
+  /** Values the device sent that could not be used (wrong type, out of range): counted, not fatal. */
+  problems: string[];
+}
+
+export interface DeviceSession {
+  /** Rejects with DeviceUnreachableError when the device did not answer at all. */
+  poll(signal: AbortSignal): Promise<PollOutcome>;
+  close(): void;
+}
+
+export interface DeviceDriver {
+  readonly name: string;
+  open(target: DriverTarget): DeviceSession;
+}
+
+/** The device did not answer (timeout, refused, auth failure): a device state, not a crash. */
+export class DeviceUnreachableError extends Error {
+  readonly reason: 'timeout' | 'refused' | 'auth' | 'error';
+  constructor(message: string, reason: DeviceUnreachableError['reason']) {
+    super(message);
+    this.name = 'DeviceUnreachableError';
+    this.reason = reason;
+  }
+}
+
+export const emptyOutcome = (): PollOutcome => ({ metrics: [], events: [], problems: [] });
