@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 case "${1:-test}" in
   stack) packages=(influxdb) ;;
-  test) packages=(influxdb victoria-metrics mosquitto prometheus-node-exporter openssl) ;;
+  test) packages=(influxdb victoria-metrics mosquitto prometheus-node-exporter openssl snmpd snmp snmpsim) ;;
   *) echo "usage: $0 stack|test" >&2; exit 2 ;;
 esac
 
