@@ -17,15 +17,22 @@ const name = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a lower-case n
  * - flag: 1 when the integer is one of `trueWhen`, else 0;
  * - text: a string, cut to 256 characters;
  * - sensor: ENTITY-SENSOR style value × 10^(3·(scale−9)) / 10^precision, scale and precision
- *   read from the sibling columns `scaleOid` / `precisionOid` of the same row.
+ *   read from the sibling columns `scaleOid` / `precisionOid` of the same row;
+ * - compute: arithmetic over named values of the same row (or scalars):
+ *   `vars: {size: …, used: …, units: …}`, `expr: "(size - used) * units"`; + − × ÷, parentheses,
+ *   numbers, log10(); a result that is not finite (÷0, log10 of 0) is refused as a problem.
+ * `absentWhen` lists raw values a MIB uses for "not available" (Printer-MIB −1/−2/−3,
+ * 2147483647): the field is left out without counting a problem.
  */
+const absentWhen = z.array(z.number()).optional();
 export const fieldSpecSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('gauge'), oid, scale: z.number().default(1), offset: z.number().default(0) }),
+  z.strictObject({ type: z.literal('gauge'), oid, scale: z.number().default(1), offset: z.number().default(0), absentWhen }),
   z.strictObject({ type: z.literal('counter'), oid, scale: z.number().default(1) }),
   z.strictObject({ type: z.literal('enum'), oid, values: z.record(z.string().regex(/^-?\d+$/), z.string().min(1).max(64)) }),
   z.strictObject({ type: z.literal('flag'), oid, trueWhen: z.array(z.number().int()).min(1) }),
   z.strictObject({ type: z.literal('text'), oid }),
-  z.strictObject({ type: z.literal('sensor'), oid, scaleOid: oid.optional(), precisionOid: oid.optional(), scale: z.number().default(1) }),
+  z.strictObject({ type: z.literal('sensor'), oid, scaleOid: oid.optional(), precisionOid: oid.optional(), scale: z.number().default(1), absentWhen }),
+  z.strictObject({ type: z.literal('compute'), vars: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), oid).refine((v) => Object.keys(v).length > 0, 'at least one variable'), expr: z.string().min(1).max(200), absentWhen }),
 ]);
 export type FieldSpec = z.infer<typeof fieldSpecSchema>;
 
@@ -38,16 +45,26 @@ const fields = z.record(name, fieldSpec).refine((f) => Object.keys(f).length > 0
 const scalarGroup = z.strictObject({ measurement: name, fields });
 
 /**
+ * A row filter on one column: integers (`in`), OID values (`oidIn`, e.g. hrStorageFixedDisk)
+ * or text (`matches`, a case-insensitive regular expression).
+ */
+const rowCondition = z
+  .strictObject({ oid, in: z.array(z.number().int()).min(1).optional(), oidIn: z.array(oid).min(1).optional(), matches: z.string().min(1).max(200).optional() })
+  .refine((c) => [c.in, c.oidIn, c.matches].filter((x) => x !== undefined).length === 1, 'give exactly one of in, oidIn, matches');
+
+/**
  * Tables: the columns are walked (GETBULK), one point per row index. The row's tag comes from
  * the index itself or from a column (possibly of another table sharing the index, like
- * entPhysicalName for ENTITY-SENSOR rows). `where` keeps only rows whose column has one of the
- * values (e.g. only dBm sensors). `maxRows` bounds what a misbehaving device can make us store.
+ * entPhysicalName for ENTITY-SENSOR rows); `pattern` keeps the first capture group of a regular
+ * expression ("Te1/1 Receive Power" → "Te1/1", so Rx and Tx rows land on one series). `where`
+ * keeps only rows meeting every condition (e.g. only dBm sensors named "Receive").
+ * `maxRows` bounds what a misbehaving device can make us store.
  */
 const tableGroup = z.strictObject({
   measurement: name,
   table: z.strictObject({
-    tag: z.strictObject({ key: z.enum(METRIC_TAG_KEYS), oid: oid.optional() }),
-    where: z.strictObject({ oid, in: z.array(z.number().int()).min(1) }).optional(),
+    tag: z.strictObject({ key: z.enum(METRIC_TAG_KEYS), oid: oid.optional(), pattern: z.string().min(1).max(200).optional() }),
+    where: z.array(rowCondition).max(8).default([]),
     maxRows: z.number().int().positive().max(10_000).default(1_000),
   }),
   fields,
