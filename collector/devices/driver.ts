@@ -13,7 +13,11 @@ export interface DriverTarget {
   profile: Profile;
   /** Resolved from the secrets file; never logged. */
   credential: Credential | undefined;
+  /** Language of event messages the driver writes; Turkish unless configured otherwise. */
+  language?: Language;
 }
+
+export type Language = 'tr' | 'en';
 
 export type DeviceEvent = Pick<EventMessage, 'type' | 'severity' | 'message' | 'data'>;
 

@@ -1,0 +1,5 @@
+import type { DeviceDriver } from '../driver.ts';
+import { snmpDriver } from './snmp.ts';
+
+// The driver registry: a profile's `driver` names one of these.
+export const DRIVERS: ReadonlyMap<string, DeviceDriver> = new Map([snmpDriver].map((d) => [d.name, d]));
