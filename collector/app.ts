@@ -9,7 +9,8 @@ import { createApiApp } from './api/app.ts';
 import { startEmbeddedBroker } from './broker/embedded.ts';
 import { connectExternalBroker } from './broker/external.ts';
 import type { CollectorConfig } from './config.ts';
-import { createIngest, transitionToPoint } from './ingest/ingest.ts';
+import { startDeviceService, type DeviceService } from './devices/device-service.ts';
+import { createIngest, createMessageSink, transitionToPoint } from './ingest/ingest.ts';
 import { DeviceRegistry } from './registry/device-registry.ts';
 import { configChanges, flattenConfig } from './security/config-audit.ts';
 import { deviceUsername } from './security/policy.ts';
@@ -27,6 +28,7 @@ export interface RunningCollector {
   apiPort: number;
   registry: DeviceRegistry;
   security: SecurityStore;
+  devices: DeviceService | undefined;
   queue: WriteQueue;
   metrics: SelfMetrics;
   /** Stops accepting, flushes what it holds to storage, closes everything. */
@@ -85,17 +87,20 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   metrics.bindQueue(() => queue.stats());
 
   const ingestLog = rateLimited(log, { burst: 20, windowMs: 60_000 });
-  const handler = createIngest({
+  const ingestOptions = {
     registry,
     sink: queue,
     log: ingestLog,
     maxPayloadBytes: config.limits.maxPayloadBytes,
     observer: {
-      accepted: (channel) => messagesIn.inc({ channel }),
-      rejected: (reason) => rejected.inc({ reason }),
-      transition: (change) => transitions.inc({ state: change.online ? 'online' : 'offline' }),
+      accepted: (channel: string) => messagesIn.inc({ channel }),
+      rejected: (reason: string) => rejected.inc({ reason }),
+      transition: (change: { online: boolean }) => transitions.inc({ state: change.online ? 'online' : 'offline' }),
     },
-  });
+  };
+  const accept = createMessageSink(ingestOptions);
+  const handler = createIngest(ingestOptions, accept);
+  const devices: DeviceService | undefined = startDeviceService(config, accept, metrics, rateLimited(log, { burst: 50, windowMs: 60_000 }));
 
   let broker: { close(): Promise<void> };
   let disconnect: (username: string) => void = () => {};
@@ -161,6 +166,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     apiPort,
     registry,
     security,
+    devices,
     queue,
     metrics,
     stop() {
@@ -168,6 +174,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         clearInterval(sweepTimer);
         clearInterval(selfTimer);
         clearInterval(revocationTimer);
+        await devices?.close();
         await broker.close();
         queue.enqueue(metrics.toPoints(Date.now(), config.instance));
         await queue.close();

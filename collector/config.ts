@@ -102,6 +102,32 @@ export const collectorConfigSchema = z.strictObject({
     })
     .prefault({}),
   selfMetricsIntervalS: z.number().positive().default(10),
+  /** Language of texts users read: event messages now, alerts later. */
+  language: z.enum(['tr', 'en']).default('tr'),
+  /** Devices without an agent (UPS, switches, NVRs…), polled over SNMP or HTTP: docs/devices.md. */
+  devices: z
+    .strictObject({
+      /** The device list (devices.yaml); none means no polled devices. Reloaded when it changes. */
+      file: fileName.optional(),
+      /** Credentials the device list names (communities, v3 users, HTTP logins); keep it mode 600. */
+      secretsFile: fileName.optional(),
+      /** Directories with the municipality's own profiles, on top of the shipped ones. */
+      profilesDirs: z.array(fileName).default([]),
+      /** Devices polled at the same time. */
+      concurrency: z.number().int().min(1).max(1_024).default(64),
+      defaultIntervalS: z.number().min(1).max(86_400).default(60),
+      traps: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          host: z.string().default('0.0.0.0'),
+          /** 162 needs root or CAP_NET_BIND_SERVICE (the shipped systemd unit grants it). */
+          port: z.number().int().min(0).max(65535).default(162),
+          /** Names in the secrets file accepted on traps; all SNMP credentials there when not given. */
+          credentials: z.array(z.string().min(1)).optional(),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
 });
 
 export type CollectorConfig = z.infer<typeof collectorConfigSchema>;

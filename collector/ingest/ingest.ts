@@ -1,13 +1,13 @@
 import { decodeDeviceMessage, type RejectReason } from '../../src/contract/decode.ts';
-import type { EventMessage, InventoryMessage, StateMessage } from '../../src/contract/schemas.ts';
+import type { DeviceMessage, EventMessage, InventoryMessage, StateMessage } from '../../src/contract/schemas.ts';
 import type { DeviceAddress } from '../../src/contract/topics.ts';
 import type { Logger } from '../../src/log.ts';
 import type { Point } from '../model/point.ts';
 import type { MessageHandler } from './handler.ts';
 import { eventToPoint, metricsToPoints, stateToPoint } from './map-points.ts';
 
-// The one path every MQTT message takes, whichever broker front-end delivered it:
-// decode → registry → points → write queue. Refusals are counted by reason and logged
+// The one path every device message takes, whichever front-end delivered it (embedded or
+// external broker, SNMP/HTTP pollers, traps): decode → registry → points → write queue. Refusals are counted by reason and logged
 // (rate-limited by the caller's logger); nothing here throws at the front-end.
 
 export interface StateTransition {
@@ -50,8 +50,11 @@ export function transitionToPoint(change: StateTransition): Point {
   return stateToPoint({ site: change.site, device: change.device }, change.kind, change.online, change.reason, change.at);
 }
 
-export function createIngest(options: IngestOptions): MessageHandler {
-  const { registry, sink, observer, log } = options;
+/** Accepts a message already decoded and validated (MQTT after decoding, pollers, traps). */
+export type MessageSink = (address: DeviceAddress, message: DeviceMessage, receivedAt: number) => void;
+
+export function createMessageSink(options: Omit<IngestOptions, 'log' | 'maxPayloadBytes'>): MessageSink {
+  const { registry, sink, observer } = options;
 
   const emitTransition = (change: StateTransition | null, points: Point[]) => {
     if (!change) return;
@@ -59,14 +62,7 @@ export function createIngest(options: IngestOptions): MessageHandler {
     points.push(transitionToPoint(change));
   };
 
-  return async (topic, payload, receivedAt) => {
-    const decoded = decodeDeviceMessage(topic, payload, options.maxPayloadBytes);
-    if (!decoded.ok) {
-      observer.rejected(decoded.reason);
-      log.log('warn', 'message rejected', { reason: decoded.reason, topic: topic.slice(0, 200), detail: decoded.detail });
-      return;
-    }
-    const { address, message } = decoded;
+  return (address, message, receivedAt) => {
     const points: Point[] = [];
     switch (message.channel) {
       case 'state':
@@ -90,6 +86,19 @@ export function createIngest(options: IngestOptions): MessageHandler {
     }
     observer.accepted(message.channel);
     if (points.length > 0) sink.enqueue(points);
+  };
+}
+
+export function createIngest(options: IngestOptions, accept: MessageSink = createMessageSink(options)): MessageHandler {
+  const { observer, log } = options;
+  return async (topic, payload, receivedAt) => {
+    const decoded = decodeDeviceMessage(topic, payload, options.maxPayloadBytes);
+    if (!decoded.ok) {
+      observer.rejected(decoded.reason);
+      log.log('warn', 'message rejected', { reason: decoded.reason, topic: topic.slice(0, 200), detail: decoded.detail });
+      return;
+    }
+    accept(decoded.address, decoded.message, receivedAt);
   };
 }
 

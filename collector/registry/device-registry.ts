@@ -101,17 +101,20 @@ export class DeviceRegistry {
   }
 
   recordState(address: DeviceAddress, msg: StateMessage, receivedAt: number): StateTransition | null {
+    const known = this.cache.has(keyOf(address));
     const row = this.ensure(address, receivedAt);
     const online = msg.state === 'online';
+    // Pollers know a device's kind even when it never answered; an agent's last will has no kind.
+    row.kind = msg.kind ?? row.kind;
     if (online) {
-      row.kind = msg.kind ?? row.kind;
       row.interval_s = msg.intervalS ?? row.interval_s;
       row.boot_time = msg.bootTime ?? row.boot_time;
       row.agent_name = msg.agent?.name ?? row.agent_name;
       row.agent_version = msg.agent?.version ?? row.agent_version;
       row.last_seen = receivedAt;
     }
-    return this.setOnline(row, online, online ? 'birth' : (msg.reason ?? 'offline'), receivedAt);
+    // A device first heard of as offline (a polled device that never answered) is a transition too: its reason must be recorded.
+    return this.setOnline(row, online, online ? 'birth' : (msg.reason ?? 'offline'), receivedAt, !known && !online);
   }
 
   recordSeen(address: DeviceAddress, receivedAt: number): StateTransition | null {
@@ -184,8 +187,8 @@ export class DeviceRegistry {
     return row;
   }
 
-  private setOnline(row: Row, online: boolean, reason: string, at: number): StateTransition | null {
-    const changed = Boolean(row.online) !== online;
+  private setOnline(row: Row, online: boolean, reason: string, at: number, force = false): StateTransition | null {
+    const changed = force || Boolean(row.online) !== online;
     if (changed) {
       row.online = online ? 1 : 0;
       row.state_since = at;
