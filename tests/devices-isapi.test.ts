@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { metricSchema } from '../src/contract/schemas.ts';
 import { DeviceUnreachableError, type DeviceSession, type PollOutcome } from '../collector/devices/driver.ts';
-import { hikvisionIsapiDriver, HIKVISION_ISAPI_PATHS, MAX_DISKS, parseIsapiAddress } from '../collector/devices/drivers/hikvision-isapi.ts';
+import { hikvisionIsapiDriver, HIKVISION_ISAPI_PATHS, MAX_CHANNELS, MAX_DISKS, parseIsapiAddress } from '../collector/devices/drivers/hikvision-isapi.ts';
 import { deviceEntrySchema } from '../collector/devices/inventory.ts';
 import { profileSchema } from '../collector/devices/profile.ts';
 import type { Credential } from '../collector/devices/secrets.ts';
@@ -101,6 +101,15 @@ describe('hikvision-isapi driver', () => {
     expect(nvr.stats.challenged).toBe(1 + nvr.stats.stale);
   });
 
+  it('retries once on a new connection when the NVR dropped the kept-alive one', async () => {
+    const nvr = await fake({ resetKeptAlive: true });
+    const session = open(nvr.address);
+    for (let i = 0; i < 2; i++) expect(await poll(session)).toMatchObject({ problems: [], metrics: expect.arrayContaining([expect.objectContaining({ name: 'nvr_disk' })]) });
+    // Every request after the first on a connection was dropped and sent again.
+    expect(nvr.stats.resets).toBe(nvr.stats.requests - nvr.stats.resets - 1);
+    expect(nvr.stats.authorized).toBe(6);
+  });
+
   it('answers servers without qop, with SHA-256, and Basic only when the server asks for Basic', async () => {
     for (const options of [{ qop: false }, { algorithm: 'SHA-256' as const }, { auth: 'basic' as const }]) {
       const nvr = await fake(options);
@@ -135,6 +144,18 @@ describe('hikvision-isapi driver', () => {
       expect(error.message).not.toContain(secret);
       expect(String(error.stack)).not.toContain(secret);
     }
+  });
+
+  it('gives up with reason auth on a challenge it cannot answer and on a nonce that is always stale', async () => {
+    const sha512 = await fake({ algorithm: 'SHA-512-256' });
+    const unanswerable = await unreachable(poll(open(sha512.address)));
+    expect(unanswerable.reason).toBe('auth');
+    expect(unanswerable.message).toMatch(/no challenge this client can answer \(offered: Digest .*algorithm=SHA-512-256/);
+    const alwaysStale = await fake({ nonceUses: 0 });
+    const stale = await unreachable(poll(open(alwaysStale.address)));
+    expect(stale.reason).toBe('auth');
+    expect(stale.message).toMatch(/still HTTP 401 after 3 attempts/);
+    expect(alwaysStale.stats.stale).toBe(2);
   });
 
   it('times out within the configured timeout when the NVR never answers', async () => {
@@ -216,6 +237,32 @@ describe('hikvision-isapi driver', () => {
     expect(channel(outcome, '2')).toEqual({ online: 1, recording: 1, video_loss: 0 });
   });
 
+  it('handles odd documents: an empty list, another root, a disk known by name only, duplicates', async () => {
+    const nvr = await fake();
+    const session = open(nvr.address);
+    nvr.state.raw = {
+      '/ISAPI/ContentMgmt/Storage': '<storage xmlns="http://www.hikvision.com/ver20/XMLSchema"><hddList/></storage>',
+      '/ISAPI/ContentMgmt/InputProxy/channels/status': '<ResponseStatus><statusCode>4</statusCode></ResponseStatus>',
+      '/ISAPI/System/workingstatus': '{"JSON_WorkingStatus": {"ChanStatus": []}}',
+    };
+    expect(await poll(session)).toEqual({
+      metrics: [],
+      events: [],
+      problems: ['channels: expected <InputProxyChannelStatusList>', 'workingstatus: expected {"WorkingStatus": {"ChanStatus": [...]}}'],
+    });
+    nvr.state.raw = {
+      '/ISAPI/ContentMgmt/Storage': '<hik:storage xmlns:hik="http://www.hikvision.com/ver20/XMLSchema"><hik:hddList><hik:hdd><hik:hddName>sata-1</hik:hddName><hik:status>ok</hik:status><hik:capacity>100</hik:capacity><hik:freeSpace>150.5</hik:freeSpace></hik:hdd></hik:hddList></hik:storage>',
+      '/ISAPI/ContentMgmt/InputProxy/channels/status': '<InputProxyChannelStatusList><InputProxyChannelStatus><id>7</id><online>true</online></InputProxyChannelStatus><InputProxyChannelStatus><id>7</id><online>false</online></InputProxyChannelStatus></InputProxyChannelStatusList>',
+      '/ISAPI/System/workingstatus': '{"WorkingStatus": {"ChanStatus": [{"chanNo": 7, "online": 0, "record": 0, "signal": 0}]}}',
+    };
+    const odd = await poll(session);
+    expect(odd.metrics).toEqual([
+      { name: 'nvr_disk', tags: { disk: 'sata-1' }, fields: { ok: 1, status: 'ok', capacity_bytes: 100 * MIB, free_bytes: 150.5 * MIB } },
+      { name: 'nvr_channel', tags: { channel: '7' }, fields: { online: 1, recording: 0, video_loss: 0 } },
+    ]);
+    expect(odd.problems).toEqual(['disk sata-1: freeSpace 150.5 MB is larger than capacity 100 MB', 'channels: channel 7 listed twice, kept the first']);
+  });
+
   it('treats a 404 on one endpoint as a problem and all of them as unreachable', async () => {
     const nvr = await fake({ state: { missing: ['/ISAPI/System/workingstatus'] } });
     const session = open(nvr.address);
@@ -229,12 +276,16 @@ describe('hikvision-isapi driver', () => {
     expect(error.message).toMatch(/^no ISAPI endpoint answered: .*Storage: HTTP 404/);
   });
 
-  it('keeps at most MAX_DISKS disks from a device that reports thousands', async () => {
+  it('keeps at most MAX_DISKS disks and MAX_CHANNELS channels from a device that reports thousands', async () => {
     const nvr = await fake();
     nvr.state.disks = Array.from({ length: 1000 }, (_, i) => ({ id: String(i + 1), name: `hdd${i + 1}`, status: 'ok', capacityMb: 1000, freeMb: 500 }));
+    nvr.state.channels = Array.from({ length: 600 }, (_, i) => ({ id: i + 1, online: true, recording: true, videoLoss: false }));
+    // WorkingStatus names 100 other channels, which would take the union past the bound.
+    nvr.state.raw = { '/ISAPI/System/workingstatus': JSON.stringify({ WorkingStatus: { ChanStatus: Array.from({ length: 100 }, (_, i) => ({ chanNo: 601 + i, online: 1, record: 1, signal: 0 })) } }) };
     const outcome = await poll(open(nvr.address));
     expect(outcome.metrics.filter((m) => m.name === 'nvr_disk')).toHaveLength(MAX_DISKS);
-    expect(outcome.problems).toEqual([`storage: 1000 reported, kept the first ${MAX_DISKS}`]);
+    expect(outcome.metrics.filter((m) => m.name === 'nvr_channel').map((m) => m.tags?.channel)).toEqual(Array.from({ length: MAX_CHANNELS }, (_, i) => String(i + 1)));
+    expect(outcome.problems).toEqual([`storage: 1000 reported, kept the first ${MAX_DISKS}`, `channels: 600 reported, kept the first ${MAX_CHANNELS}`, `channels: ${MAX_CHANNELS + 100} in all, kept the first ${MAX_CHANNELS}`]);
   });
 
   it('speaks HTTPS: verifies the certificate by default, skips it only with https+insecure://', async () => {

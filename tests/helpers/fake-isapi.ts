@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 
 // No real Hikvision NVR can run here, so this server stands in for one: it answers the ISAPI
 // requests the hikvision-isapi driver makes with the messages of Hikvision's "Intelligent
@@ -44,18 +45,23 @@ export interface FakeIsapiState {
   failure: FakeFailure | undefined;
   /** Paths (without query) that answer 404, like an older firmware. */
   missing: string[];
+  /** Paths (without query) that answer this body instead: a firmware's odd but well-formed document. */
+  raw: Record<string, string>;
 }
 
 export interface FakeIsapiOptions {
   username?: string;
   password?: string;
   auth?: 'digest' | 'basic';
-  algorithm?: 'MD5' | 'SHA-256';
+  /** MD5, SHA-256, or one the client does not speak (SHA-512-256). */
+  algorithm?: 'MD5' | 'SHA-256' | 'SHA-512-256';
   /** false: challenges without qop (RFC 2069 responses). */
   qop?: boolean;
   /** Requests a nonce serves before it is answered with stale=true. */
   nonceUses?: number;
   tls?: { key: Buffer; cert: Buffer };
+  /** Drops a kept-alive connection when another request arrives on it, like a server whose idle timeout just fired. */
+  resetKeptAlive?: boolean;
   state?: Partial<FakeIsapiState>;
 }
 
@@ -66,6 +72,8 @@ export interface FakeIsapiStats {
   stale: number;
   /** Requests that passed authentication. */
   authorized: number;
+  /** Kept-alive connections dropped by resetKeptAlive. */
+  resets: number;
 }
 
 export interface FakeIsapi {
@@ -89,6 +97,7 @@ export const healthyState = (): FakeIsapiState => ({
   ],
   failure: undefined,
   missing: [],
+  raw: {},
 });
 
 const REALM = 'DS-7608NI-K2';
@@ -100,7 +109,8 @@ export async function startFakeIsapi(options: FakeIsapiOptions = {}): Promise<Fa
   const qop = options.qop ?? true;
   const nonceUses = options.nonceUses ?? 5;
   const state: FakeIsapiState = { ...healthyState(), ...options.state };
-  const stats: FakeIsapiStats = { requests: 0, challenged: 0, stale: 0, authorized: 0 };
+  const stats: FakeIsapiStats = { requests: 0, challenged: 0, stale: 0, authorized: 0, resets: 0 };
+  const served = new WeakSet<Socket>();
   /** Live nonces: how often each was used and the highest nc seen (a replayed nc is refused). */
   const nonces = new Map<string, { uses: number; lastNc: number }>();
   const opaque = randomBytes(8).toString('hex');
@@ -129,7 +139,7 @@ export async function startFakeIsapi(options: FakeIsapiOptions = {}): Promise<Fa
     const p = Object.fromEntries([...header.slice(7).matchAll(/([a-z]+)=(?:"([^"]*)"|([^,\s]*))/g)].map((m) => [m[1]!, m[2] ?? m[3] ?? '']));
     const known = nonces.get(p.nonce ?? '');
     if (!known || p.username !== username || p.realm !== REALM || p.uri !== req.url || (p.algorithm ?? 'MD5') !== algorithm || p.opaque !== opaque) return 'refused';
-    const h = (s: string) => createHash(algorithm === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex');
+    const h = (s: string) => createHash({ 'MD5': 'md5', 'SHA-256': 'sha256', 'SHA-512-256': 'sha512-256' }[algorithm]).update(s).digest('hex');
     const ha1 = h(`${username}:${REALM}:${password}`);
     const ha2 = h(`${req.method}:${p.uri}`);
     let expected: string;
@@ -153,6 +163,12 @@ export async function startFakeIsapi(options: FakeIsapiOptions = {}): Promise<Fa
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
+    if (options.resetKeptAlive && served.has(req.socket)) {
+      stats.resets++;
+      req.socket.destroy();
+      return;
+    }
+    served.add(req.socket);
     const verdict = authenticate(req);
     if (verdict !== 'ok') return challenge(res, verdict === 'stale');
     stats.authorized++;
@@ -176,7 +192,7 @@ export async function startFakeIsapi(options: FakeIsapiOptions = {}): Promise<Fa
         return;
       }
       default:
-        res.writeHead(200, { 'content-type': document.type }).end(document.body(state));
+        res.writeHead(200, { 'content-type': document.type }).end(state.raw[path] ?? document.body(state));
     }
   };
 

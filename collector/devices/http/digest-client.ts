@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
-// A small HTTP GET client for devices behind HTTP Digest authentication (RFC 7616, and the
-// older RFC 2617/2069 forms NVRs still answer with). The last challenge is kept so later
+// A small HTTP GET client for devices behind HTTP Digest authentication (RFC 7616 with MD5 or
+// SHA-256, and the older RFC 2617/2069 forms NVRs still answer with). The last challenge is kept so later
 // requests authenticate at once (nc counts up); a 401 on such a request, `stale=true` or not,
 // means the nonce expired and is answered once with the new challenge. Basic is used only
 // when the server offers nothing else. Every request is bounded in time (the caller's signal
@@ -49,8 +49,8 @@ export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
 const MAX_CHALLENGE_CHARS = 4096;
 const MAX_ATTEMPTS = 3;
 
-type DigestAlgorithm = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess';
-const DIGEST_ALGORITHMS: Record<string, DigestAlgorithm> = { 'md5': 'MD5', 'md5-sess': 'MD5-sess', 'sha-256': 'SHA-256', 'sha-256-sess': 'SHA-256-sess' };
+type DigestAlgorithm = 'MD5' | 'SHA-256';
+const DIGEST_ALGORITHMS: Record<string, DigestAlgorithm> = { 'md5': 'MD5', 'sha-256': 'SHA-256' };
 
 type Challenge =
   | { scheme: 'digest'; realm: string; nonce: string; opaque: string | undefined; algorithm: DigestAlgorithm; qop: 'auth' | undefined; stale: boolean }
@@ -84,7 +84,10 @@ export class DigestClient {
       const response = await this.#send(path, authorization, signal);
       if (response.status !== 401) return { status: response.status, contentType: response.contentType, body: response.body };
       const challenge = pickChallenge(response.challenges);
-      if (!challenge) throw new HttpClientError(`${this.#where}${path}: HTTP 401 without a Digest or Basic challenge`, 'auth');
+      if (!challenge) {
+        const offered = response.challenges.join(' | ').slice(0, 200) || 'none';
+        throw new HttpClientError(`${this.#where}${path}: HTTP 401 with no challenge this client can answer (offered: ${offered})`, 'auth');
+      }
       const stale = challenge.scheme === 'digest' && challenge.stale;
       // Credentials computed from a challenge received just now and still refused: wrong user or password.
       if (authorization !== undefined && freshChallenge && !stale) {
@@ -107,11 +110,10 @@ export class DigestClient {
     if (!challenge) return undefined;
     const { username, password } = this.#options;
     if (challenge.scheme === 'basic') return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-    const hash = (text: string) => createHash(challenge.algorithm.startsWith('SHA-256') ? 'sha256' : 'md5').update(text).digest('hex');
+    const hash = (text: string) => createHash(challenge.algorithm === 'SHA-256' ? 'sha256' : 'md5').update(text).digest('hex');
     const cnonce = randomBytes(8).toString('hex');
     const nc = (++this.#nc).toString(16).padStart(8, '0');
-    let ha1 = hash(`${username}:${challenge.realm}:${password}`);
-    if (challenge.algorithm.endsWith('-sess')) ha1 = hash(`${ha1}:${challenge.nonce}:${cnonce}`);
+    const ha1 = hash(`${username}:${challenge.realm}:${password}`);
     const ha2 = hash(`GET:${path}`);
     // Without qop the server speaks RFC 2069: no nc and no cnonce in the hash.
     const response = challenge.qop ? hash(`${ha1}:${challenge.nonce}:${nc}:${cnonce}:${challenge.qop}:${ha2}`) : hash(`${ha1}:${challenge.nonce}:${ha2}`);
@@ -140,8 +142,6 @@ export class DigestClient {
 
     return new Promise((resolve, reject) => {
       let settled = false;
-      // The reason we cut the connection ourselves wins over the socket error it causes.
-      let cause: HttpClientError | undefined;
       const settle = (outcome: () => void) => {
         if (settled) return;
         settled = true;
@@ -151,15 +151,13 @@ export class DigestClient {
       const headers: Record<string, string> = { accept: 'application/xml, application/json;q=0.9, */*;q=0.1' };
       if (authorization) headers.authorization = authorization;
       const request = (https ? httpsRequest : httpRequest)({ host, port, path, method: 'GET', agent: this.#agent, headers });
-      const cut = (error: HttpClientError) => {
-        cause ??= error;
-        request.destroy(error);
-      };
+      // Node reports the error given to destroy() first, before the socket error it causes.
+      const cut = (error: HttpClientError) => request.destroy(error);
       const fail = (error: unknown) => {
         // A kept-alive socket the device closed while idle: Node's advice is to retry once on a new one.
-        if (!cause && request.reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        if (request.reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
           settle(() => resolve(this.#send(path, authorization, callerSignal)));
-        } else settle(() => reject(cause ?? classify(error, where)));
+        } else settle(() => reject(classify(error, where)));
       };
       const onAbort = () => cut(abortError());
       signal.addEventListener('abort', onAbort, { once: true });
