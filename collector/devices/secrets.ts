@@ -18,11 +18,18 @@ export const snmpV3Schema = z.strictObject({
 });
 export const httpCredentialSchema = z.strictObject({ username: z.string().min(1).max(64), password: secretText });
 
-export const credentialSchema = z.union([
-  z.strictObject({ snmp: z.discriminatedUnion('version', [snmpCommunitySchema, snmpV3Schema]) }),
-  z.strictObject({ http: httpCredentialSchema }),
-]);
-export type Credential = z.infer<typeof credentialSchema>;
+const snmpBranch = z.strictObject({ snmp: z.discriminatedUnion('version', [snmpCommunitySchema, snmpV3Schema]) });
+const httpBranch = z.strictObject({ http: httpCredentialSchema });
+export type Credential = z.infer<typeof snmpBranch> | z.infer<typeof httpBranch>;
+
+/** The branch is chosen by its key, so a mistake is reported inside it ("ups.snmp.community: …") rather than as "invalid union". */
+export const credentialSchema = z.unknown().transform((raw, ctx): Credential => {
+  const branch = typeof raw === 'object' && raw !== null && 'http' in raw ? httpBranch : snmpBranch;
+  const result = branch.safeParse(raw);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
+});
 export type SnmpCredential = Extract<Credential, { snmp: unknown }>['snmp'];
 export type HttpCredential = Extract<Credential, { http: unknown }>['http'];
 
