@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -291,7 +291,9 @@ describe('hikvision-isapi driver', () => {
   it('speaks HTTPS: verifies the certificate by default, skips it only with https+insecure://', async () => {
     const dir = tempDir('isapi-tls');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=nvr.belediye.local', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const nvr = await fake({ tls: { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) } });
+    const tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+    rmSync(dir, { recursive: true, force: true });
+    const nvr = await fake({ tls });
     const error = await unreachable(poll(open(`https://${nvr.address}`)));
     expect(error.reason).toBe('error');
     expect(error.message).toMatch(/self[- ]signed/i);
