@@ -15,12 +15,13 @@ import { SNMP_FIXTURES, startSnmpsim, type SnmpsimServer } from './helpers/snmp-
 // recordings written from the MIBs (tests/fixtures/snmp/README.md). No UPS, probe or printer
 // can run here; the recordings stand in for them.
 
-const PROFILE_FILES = { 'ups-mib': 'ups', 'apc-powernet': 'ups', environment: 'sensor', printer: 'printer' } as const;
-type ProfileId = keyof typeof PROFILE_FILES;
-const PROFILE_IDS = Object.keys(PROFILE_FILES) as ProfileId[];
+const PROFILE_KINDS = { 'ups-mib': 'ups', 'apc-powernet': 'ups', environment: 'sensor', printer: 'printer' } as const;
+type ProfileId = keyof typeof PROFILE_KINDS;
+const PROFILE_IDS = Object.keys(PROFILE_KINDS) as ProfileId[];
 
 const profileText = (id: ProfileId): string => readFileSync(join(BUILTIN_PROFILES_DIR, `${id}.yaml`), 'utf8');
-// Each file through the loader's own parser; loadProfiles() would also load the other teams' profiles.
+// Each file through the loader's own parser: loadProfiles() would also load the other profiles of the
+// directory, which other engineers may be editing right now.
 const profiles = new Map(PROFILE_IDS.map((id) => [id, parseProfile(profileText(id), `${id}.yaml`)]));
 
 let sim: SnmpsimServer;
@@ -76,7 +77,7 @@ describe('profile files', () => {
       const profile = profileSchema.parse(YAML.parse(profileText(id)));
       expect(profile.id).toBe(id);
       expect(profile.driver).toBe('snmp');
-      expect(profile.kind).toBe(PROFILE_FILES[id]);
+      expect(profile.kind).toBe(PROFILE_KINDS[id]);
       expect(profiles.get(id)).toEqual(profile);
     }
   });
