@@ -32,13 +32,14 @@ export function planDevices(input: PlanInput): { plans: PlannedDevice[]; errors:
         errors.push(`${at}.profile: unknown profile "${profileId}" (known: ${[...input.profiles.keys()].sort().join(', ')})`);
         continue;
       }
-      if (!input.drivers.has(profile.driver)) {
+      const driver = input.drivers.get(profile.driver);
+      if (!driver) {
         errors.push(`${at}.profile: profile "${profileId}" needs driver "${profile.driver}", which this collector does not have`);
         continue;
       }
-      const needs = profile.driver === 'snmp' ? 'snmp' : 'http';
-      if (credential && !(needs in credential)) errors.push(`${at}.credential: profile "${profileId}" needs an ${needs === 'snmp' ? 'SNMP' : 'HTTP'} credential, "${device.credential}" is not one`);
-      if (!credential && needs === 'snmp') errors.push(`${at}.credential: profile "${profileId}" needs an SNMP credential`);
+      const needs = driver.credential === 'snmp' ? 'an SNMP' : 'an HTTP';
+      if (credential && !(driver.credential in credential)) errors.push(`${at}.credential: profile "${profileId}" needs ${needs} credential, "${device.credential}" is not one`);
+      if (!credential) errors.push(`${at}.credential: profile "${profileId}" needs ${needs} credential`);
       targets.push({ device, profile, credential });
     }
     if (targets.length !== device.profile.length) return;

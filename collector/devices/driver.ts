@@ -36,6 +36,8 @@ export interface DeviceSession {
 
 export interface DeviceDriver {
   readonly name: string;
+  /** Which kind of secrets-file entry its devices need; checked when the device list loads. */
+  readonly credential: 'snmp' | 'http';
   open(target: DriverTarget): DeviceSession;
 }
 

@@ -59,6 +59,7 @@ export function parseIsapiAddress(address: string): Pick<DigestClientOptions, 'h
 
 export const hikvisionIsapiDriver: DeviceDriver = {
   name: 'hikvision-isapi',
+  credential: 'http',
   open({ device, credential }: DriverTarget): DeviceSession {
     const name = `${device.site}/${device.id}`;
     if (!credential || !('http' in credential)) throw new Error(`${name}: the hikvision-isapi driver needs a credential of the form { http: { username, password } }`);

@@ -15,6 +15,7 @@ const REBOOT_MESSAGE = { tr: 'Cihaz yeniden başladı (sysUpTime geriye gitti)',
 
 export const snmpDriver: DeviceDriver = {
   name: 'snmp',
+  credential: 'snmp',
   open(target: DriverTarget): DeviceSession {
     const credential = target.credential;
     if (!credential || !('snmp' in credential)) throw new Error(`${target.device.site}/${target.device.id}: profile ${target.profile.id} needs an SNMP credential (community or v3 user)`);
