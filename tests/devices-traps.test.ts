@@ -123,6 +123,20 @@ describe('trap receiver with real senders', () => {
     expect(trap.varbinds).toEqual([{ oid: '1.3.6.1.4.1.8072.2.3.2.1', type: 'OctetString', value: 'disk full' }]);
   });
 
+  it('a v1 trap with a generic-trap outside 0–6 is malformed, not delivered', async () => {
+    // snmptrap refuses such a trap; net-snmp's own session sends whatever number it is given.
+    const session = snmp.createSession('127.0.0.1', COMMUNITY, { version: snmp.Version1, trapPort: receiver.port });
+    const before = receiver.stats();
+    try {
+      await new Promise<void>((resolve, reject) => session.trap(9, [], { upTime: 909 }, (error) => (error ? reject(error) : resolve())));
+      await counted('malformed', before);
+    } finally {
+      session.close();
+    }
+    expect(traps.filter((t) => t.uptime === 909)).toEqual([]);
+    expect(errors.at(-1)).toMatchObject({ kind: 'malformed', message: 'v1 trap with generic-trap 9 (expected 0–6)' });
+  });
+
   it('v2c upsTrapOnBattery: snmpTrapOID.0 and sysUpTime.0 become trapOid and uptime, the rest stay varbinds', async () => {
     await snmptrap('-v', '2c', '-c', COMMUNITY, target, '7777', UPS_ON_BATTERY, UPS_MINUTES_REMAINING, 'i', '25', UPS_SECONDS_ON_BATTERY, 'i', '120', UPS_LOW_BATT_TIME, 'i', '5');
     const trap = await arrival('v2c upsTrapOnBattery', (t) => t.trapOid === UPS_ON_BATTERY);
@@ -308,6 +322,9 @@ describe('trap receiver with real senders', () => {
         expect(['1 1.3.6.1.6.3.1.1.5.3 1', `2c ${UPS_ON_BATTERY} 2`]).toContain(`${trap.version} ${trap.trapOid} ${trap.uptime}`);
         expect(trap.varbinds).toEqual([]);
       }
+
+      // A v2c trap cut inside its snmpTrapOID.0 varbind decodes but is no notification.
+      expect(errors.some((e) => e.kind === 'malformed' && e.message === 'notification without snmpTrapOID.0')).toBe(true);
 
       const afterFlood = traps.length;
       await send(real[1]!);

@@ -113,7 +113,7 @@ export async function startTrapReceiver(options: TrapReceiverOptions): Promise<T
   const onNotification = (error: unknown, notification: Notification | null) => {
     if (error) {
       // Before the socket listens, a bind error rejects startTrapReceiver instead.
-      if (listening || hasRinfo(error)) report(classify(error));
+      if (listening) report(classify(error));
       return;
     }
     if (!notification) return;
@@ -133,7 +133,7 @@ export async function startTrapReceiver(options: TrapReceiverOptions): Promise<T
     try {
       options.onTrap(trap);
     } catch (handlerError) {
-      report({ kind: 'handlerErrors', message: `onTrap failed: ${describe(handlerError)}`, source });
+      report({ kind: 'handlerErrors', message: `onTrap failed: ${errorText(handlerError)}`, source });
     }
   };
 
@@ -142,9 +142,7 @@ export async function startTrapReceiver(options: TrapReceiverOptions): Promise<T
   const transport = isIPv6(options.host) ? 'udp6' : 'udp4';
   const receiver = snmp.createReceiver(
     {
-      // Ignored by ReceiverSocket (net-snmp would turn 0 into 162); must only be truthy.
-      port: options.port || 162,
-      address: options.host,
+      // No port or address: ReceiverSocket binds where we were asked.
       transport,
       disableAuthorization: false,
       // Only for the v3 empty-user check above: community and user name are read there and
@@ -153,7 +151,7 @@ export async function startTrapReceiver(options: TrapReceiverOptions): Promise<T
       dgramModule: {
         createSocket: (type: 'udp4' | 'udp6') => {
           const socket = new ReceiverSocket(createSocket(type), options.port, options.host, (thrown, rinfo) =>
-            report({ kind: 'malformed', message: `net-snmp failed on the packet: ${describe(thrown)}`, source: { address: rinfo.address, port: rinfo.port } }),
+            report({ kind: 'malformed', message: `net-snmp failed on the packet: ${errorText(thrown)}`, source: { address: rinfo.address, port: rinfo.port } }),
           );
           sockets.push(socket);
           return socket;
@@ -178,10 +176,10 @@ export async function startTrapReceiver(options: TrapReceiverOptions): Promise<T
     bound.once('error', failed);
     bound.once('listening', () => {
       bound.off('error', failed);
+      listening = true;
       resolve();
     });
   });
-  listening = true;
   const { address, port } = bound.address();
 
   let closed: Promise<void> | undefined;
@@ -213,6 +211,7 @@ class ReceiverSocket {
     this.#onThrow = onThrow;
   }
 
+  /** net-snmp passes `options.port || 162` and its address option; we bind where we were asked. */
   bind(): void {
     this.socket.bind(this.#port, this.#host);
   }
@@ -355,11 +354,7 @@ function octets(bytes: Buffer): string {
   return bytes.subarray(0, MAX_TEXT / 2).toString('hex');
 }
 
-function hasRinfo(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'rinfo' in error && error.rinfo !== undefined;
-}
-
-function describe(error: unknown): string {
+function errorText(error: unknown): string {
   return cutText(error instanceof Error ? error.message : String(error), 200);
 }
 
@@ -376,7 +371,7 @@ function classify(error: unknown): TrapReceiverError {
   const at = (kind: TrapErrorKind, text: string): TrapReceiverError => ({ kind, message: text, ...(source ? { source } : {}) });
   switch (e.name) {
     case 'ProcessingError':
-      return at('malformed', `undecodable packet: ${describe(e.error)}`);
+      return at('malformed', `undecodable packet: ${errorText(e.error)}`);
     case 'RequestFailedError':
       if (message.startsWith('Local community not found')) return at('badCommunity', 'v1/v2c notification with an unknown community');
       if (message.startsWith('Local user not found')) return at('badUser', 'SNMPv3 notification from an unknown user');
@@ -387,8 +382,8 @@ function classify(error: unknown): TrapReceiverError {
       if (e.code === snmp.ResponseInvalidCode.ECouldNotDecrypt) return at('badAuth', 'SNMPv3 decryption failed (wrong privacy key or protocol)');
       break;
     case 'RequestInvalidError':
-      return at('unsupported', `not a notification: ${describe(error)}`);
+      return at('unsupported', `not a notification: ${errorText(error)}`);
   }
   // Socket errors carry no credentials; anything else from net-snmp is described by its class only.
-  return at('errors', e.rinfo ? `refused by net-snmp (${e.name ?? 'error'})` : `socket error: ${describe(error)}`);
+  return at('errors', e.rinfo ? `refused by net-snmp (${e.name ?? 'error'})` : `socket error: ${errorText(error)}`);
 }
