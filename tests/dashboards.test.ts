@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LANGUAGES } from '../dashboard-config/src/i18n.ts';
-import { buildDashboards, renderDashboardFile } from '../dashboard-config/src/index.ts';
+import { buildDashboards, DASHBOARDS, renderDashboardFile } from '../dashboard-config/src/index.ts';
 import { birth, rebootEvent, serverHardwareMetrics } from './fixtures/recorded-devices.ts';
 import { startAgentProcess } from './helpers/agent-process.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
@@ -22,9 +22,20 @@ describe('generated dashboards', () => {
     const tr = JSON.stringify(buildDashboards('tr'));
     const en = JSON.stringify(buildDashboards('en'));
     expect(tr).toContain('Çevrimdışı cihazlar');
-    expect(tr).toMatch(/ı|ş|ğ|İ/);
+    expect(tr).toContain('Aküden çalışma geçmişi');
+    expect(tr).toContain('Şu an kopuk fiber bağlantılar');
+    expect(tr).toContain('Şu an kayıt yapmayan kanallar');
     expect(en).toContain('Hosts offline');
+    expect(en).toContain('Fiber links down now');
     expect(en).not.toContain('Çevrimdışı');
+  });
+
+  it.each(Object.keys(DASHBOARDS))('%s: every panel title is translated, Turkish with its own letters and none in English', (uid) => {
+    const [tr, en] = LANGUAGES.map((lang) => buildDashboards(lang).find((d) => d.uid === uid)!.json as { title: string; panels: { title: string }[] });
+    expect(JSON.stringify(tr)).toMatch(/[ıİşŞğĞçÇöÖüÜ]/);
+    expect(JSON.stringify(en)).not.toMatch(/[ıİşŞğĞ]/);
+    expect(en!.title).not.toBe(tr!.title);
+    tr!.panels.forEach((panel, i) => expect(panel.title, `panel ${i}`).not.toBe(en!.panels[i]!.title));
   });
 
   it('extracts and renders queries the way Grafana would', () => {
@@ -35,10 +46,13 @@ describe('generated dashboards', () => {
   });
 });
 
-// Every panel of every dashboard, run against a real InfluxDB filled by the real pipeline: a
+// Every panel of the host dashboards, run against a real InfluxDB filled by the real pipeline: a
 // real agent, a device with sensors the test machine lacks (temperatures, fans, battery, SMART,
 // RAID — tests/fixtures/recorded-devices.ts) published through the real broker, and an agent
-// killed so that a device is offline.
+// killed so that a device is offline. The dashboards of polled devices (UPS, network, NVR) are
+// run against the real collector polling them in tests/dashboards-devices.test.ts.
+const HOST_DASHBOARDS = ['noc-overview', 'host-detail'];
+
 describe('every dashboard panel returns data from the real pipeline', () => {
   let influx: InfluxServer;
   let collector: CollectorProcess;
@@ -69,7 +83,9 @@ describe('every dashboard panel returns data from the real pipeline', () => {
   it.each(LANGUAGES)('in %s', async (lang) => {
     const empty: string[] = [];
     let count = 0;
-    for (const { json } of buildDashboards(lang)) {
+    const dashboards = buildDashboards(lang).filter((d) => HOST_DASHBOARDS.includes(d.uid));
+    expect(dashboards).toHaveLength(HOST_DASHBOARDS.length);
+    for (const { json } of dashboards) {
       for (const q of extractPanelQueries(json as never)) {
         const rendered = renderQuery(q.query, { site: SITE, host: 'srv-arsiv', timeFilter: 'time > now() - 1h', interval: '1s' });
         const series = await influx.query('monitoring', rendered).catch((error: Error) => {

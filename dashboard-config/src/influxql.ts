@@ -1,5 +1,6 @@
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import type * as common from '@grafana/grafana-foundation-sdk/common';
+import { QueryVariableBuilder, VariableRefresh } from '@grafana/grafana-foundation-sdk/dashboard';
 
 // The SDK has no InfluxDB query builder; this is the InfluxQL target Grafana's InfluxDB data
 // source stores for a raw query, behind the SDK's Builder interface.
@@ -29,3 +30,28 @@ export function influxql(query: string, options: { refId?: string; format?: 'tim
 
 /** Host filter used by every host-detail query (Grafana expands $site and $host, also multi-value). */
 export const HOST_FILTER = `"site" =~ /^$site$/ AND "device" =~ /^$host$/ AND $timeFilter`;
+
+/**
+ * Filter of a device dashboard: Grafana expands `$site` and the device variable (both multi-value,
+ * "All" is `.*`) into the regexes.
+ */
+export const deviceFilter = (deviceVariable: string) => `"site" =~ /^$site$/ AND "device" =~ /^$${deviceVariable}$/ AND $timeFilter`;
+
+/** `$site` and the device variable of a device dashboard, both read from the measurement the dashboard is about. */
+export function deviceVariables(measurement: string, site: { label: string }, device: { name: string; label: string }): QueryVariableBuilder[] {
+  const variable = (name: string, label: string, query: string) =>
+    new QueryVariableBuilder(name)
+      .label(label)
+      .datasource(INFLUX_DATASOURCE)
+      .query(query)
+      .definition(query)
+      .refresh(VariableRefresh.OnTimeRangeChanged)
+      .multi(true)
+      .includeAll(true)
+      .allValue('.*')
+      .current({ text: 'All', value: '$__all' });
+  return [
+    variable('site', site.label, `SHOW TAG VALUES FROM "${measurement}" WITH KEY = "site"`),
+    variable(device.name, device.label, `SHOW TAG VALUES FROM "${measurement}" WITH KEY = "device" WHERE "site" =~ /^$site$/`),
+  ];
+}

@@ -1,6 +1,8 @@
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
-import type * as common from '@grafana/grafana-foundation-sdk/common';
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { INFLUX_DATASOURCE, influxql } from './influxql.ts';
@@ -14,6 +16,12 @@ interface PanelSpec {
   description?: string;
   width?: number;
   height?: number;
+  /** Texts and colours for values, e.g. 0/1 states. */
+  mappings?: dashboard.ValueMapping[];
+  /** Colour steps from the lowest up; the first one's value is null (everything below the next). */
+  thresholds?: dashboard.Threshold[];
+  /** Units of single columns of a table whose columns differ (column name → unit). */
+  columnUnits?: Record<string, string>;
 }
 
 /** The builder methods every SDK panel kind shares. */
@@ -25,6 +33,9 @@ interface CommonPanel<B> {
   unit(unit: string): B;
   span(span: number): B;
   height(height: number): B;
+  mappings(mappings: dashboard.ValueMapping[]): B;
+  thresholds(thresholds: cog.Builder<dashboard.ThresholdsConfig>): B;
+  overrideByName(name: string, properties: dashboard.DynamicConfigValue[]): B;
 }
 
 function configure<B extends CommonPanel<B>>(panel: B, spec: PanelSpec, format: 'time_series' | 'table', size: { width: number; height: number }): B {
@@ -35,9 +46,38 @@ function configure<B extends CommonPanel<B>>(panel: B, spec: PanelSpec, format: 
     .unit(spec.unit ?? 'short')
     .span(spec.width ?? size.width)
     .height(spec.height ?? size.height);
-  return spec.description ? panel.description(spec.description) : panel;
+  if (spec.description) panel.description(spec.description);
+  if (spec.mappings) panel.mappings(spec.mappings);
+  if (spec.thresholds) panel.thresholds(new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps(spec.thresholds));
+  for (const [column, unit] of Object.entries(spec.columnUnits ?? {})) panel.overrideByName(column, [{ id: 'unit', value: unit }]);
+  return panel;
 }
 
-export const graph = (spec: PanelSpec) => configure(new timeseries.PanelBuilder(), spec, 'time_series', { width: 12, height: 8 });
+/** A time series; with thresholds, their bands are drawn behind the lines. */
+export function graph(spec: PanelSpec & { dashedSeries?: string }) {
+  const panel = configure(new timeseries.PanelBuilder(), spec, 'time_series', { width: 12, height: 8 });
+  if (spec.thresholds) panel.thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.DashedAndArea));
+  // Series that are limits rather than readings (a module's own alarm thresholds) are drawn dashed.
+  if (spec.dashedSeries) panel.overrideByRegexp(spec.dashedSeries, [{ id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } }]);
+  return panel;
+}
+
 export const grid = (spec: PanelSpec) => configure(new table.PanelBuilder(), spec, 'table', { width: 12, height: 8 });
 export const single = (spec: PanelSpec) => configure(new stat.PanelBuilder(), spec, 'time_series', { width: 6, height: 4 });
+
+/**
+ * A state timeline (one row per series). Polled devices answer every intervalS (60 s by
+ * default), so buckets narrower than that are empty: gaps of up to 5 minutes are bridged, a
+ * longer one (the device did not answer) stays visible as no data.
+ */
+export const timeline = (spec: PanelSpec) => configure(new statetimeline.PanelBuilder(), spec, 'time_series', { width: 24, height: 8 }).spanNulls(300_000).mergeValues(true);
+
+export interface State {
+  text: string;
+  color: string;
+}
+
+/** Texts and colours for a 0/1 field. */
+export function binaryStates(zero: State, one: State): dashboard.ValueMapping[] {
+  return [{ type: dashboard.MappingType.ValueToText, options: { '0': { ...zero, index: 0 }, '1': { ...one, index: 1 } } }];
+}
