@@ -7,6 +7,7 @@ import { metricSchema, type Metric } from '../src/contract/schemas.ts';
 import { DeviceUnreachableError, type DeviceSession, type PollOutcome } from '../collector/devices/driver.ts';
 import { snmpDriver } from '../collector/devices/drivers/snmp.ts';
 import { deviceEntrySchema } from '../collector/devices/inventory.ts';
+import { tagLinks } from '../collector/devices/poll-messages.ts';
 import { profileSchema } from '../collector/devices/profile.ts';
 import { BUILTIN_PROFILES_DIR, parseProfile } from '../collector/devices/profile-loader.ts';
 import type { Credential } from '../collector/devices/secrets.ts';
@@ -265,6 +266,12 @@ describe('recordings served by snmpsim', () => {
       });
     });
 
+    it('names a port alike in interface and optical points, so a configured fiber link tags both', async () => {
+      const points = [...(await pollOnce('if-mib', sim.address, v2c('cisco'))).metrics, ...(await pollOnce('entity-sensor', sim.address, v2c('cisco'))).metrics];
+      const linked = tagLinks(points, [{ iface: 'Te1/0/2', to: 'fen-isleri' }]).filter((m) => m.tags?.link === 'fen-isleri');
+      expect(linked.map((m) => m.name).sort()).toEqual(['interface', 'optical', 'optical']); // the Rx and the Tx point
+    });
+
     it('shows an uplink going down between two polls, with rates from the grown counters', async () => {
       const ifMib = open('if-mib', sim.address, v2c('cisco-flap'));
       const sensors = open('entity-sensor', sim.address, v2c('cisco-flap'));
@@ -358,11 +365,15 @@ describe('recordings served by snmpsim', () => {
       });
     });
 
-    it('names its interfaces as the optical table does, so both series of a port share the iface tag', async () => {
-      const ifs = byTag(await pollOnce('if-mib', sim.address, v2c('huawei')), 'interface', 'iface');
+    it('names its interfaces as the optical table does, so a configured fiber link tags both', async () => {
+      const interfaces = await pollOnce('if-mib', sim.address, v2c('huawei'));
+      const ifs = byTag(interfaces, 'interface', 'iface');
       expect(Object.keys(ifs)).toHaveLength(55);
       expect(ifs['XGigabitEthernet0/0/1']).toEqual({ oper_up: 1, admin_up: 1, speed_mbps: 10_000 });
       expect(ifs['XGigabitEthernet0/0/4']).toMatchObject({ oper_up: 0 });
+      const points = [...interfaces.metrics, ...(await pollOnce('huawei-optical', sim.address, v2c('huawei'))).metrics];
+      const linked = tagLinks(points, [{ iface: 'XGigabitEthernet0/0/2', to: 'park-bahceler' }]).filter((m) => m.tags?.link === 'park-bahceler');
+      expect(linked.map((m) => m.name).sort()).toEqual(['interface', 'optical', 'optical', 'optical']); // Rx, Tx, thresholds
     });
   });
 
