@@ -100,7 +100,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   };
   const accept = createMessageSink(ingestOptions);
   const handler = createIngest(ingestOptions, accept);
-  const devices: DeviceService | undefined = startDeviceService(config, accept, metrics, rateLimited(log, { burst: 50, windowMs: 60_000 }));
+  const devices: DeviceService | undefined = await startDeviceService(config, accept, metrics, rateLimited(log, { burst: 50, windowMs: 60_000 }));
 
   let broker: { close(): Promise<void> };
   let disconnect: (username: string) => void = () => {};

@@ -127,6 +127,7 @@ export const collectorConfigSchema = z.strictObject({
         })
         .prefault({}),
     })
+    .refine((d) => !d.traps.enabled || d.secretsFile !== undefined, { path: ['traps', 'enabled'], message: 'traps need devices.secretsFile: its communities and v3 users are the ones accepted' })
     .prefault({}),
 });
 

@@ -5,6 +5,7 @@ import type { DeviceDriver } from './driver.ts';
 import { planDevices } from './device-plan.ts';
 import { devicesFileSchema, type DevicesFile } from './inventory.ts';
 import type { PlannedDevice } from './poller.ts';
+import type { Profile } from './profile.ts';
 import { loadProfiles } from './profile-loader.ts';
 import { expandEnv, secretsFileSchema, type SecretsFile } from './secrets.ts';
 
@@ -13,7 +14,8 @@ import { expandEnv, secretsFileSchema, type SecretsFile } from './secrets.ts';
 // not validate is refused with the reasons logged, and the devices keep being polled as before.
 
 export interface DeviceConfigPaths {
-  file: string;
+  /** None: no polled devices (traps only). */
+  file: string | undefined;
   secretsFile: string | undefined;
   profilesDirs: readonly string[];
   defaultIntervalS: number;
@@ -21,11 +23,13 @@ export interface DeviceConfigPaths {
 
 export interface LoadedDevices {
   plans: PlannedDevice[];
+  devices: DevicesFile['devices'];
   secrets: SecretsFile;
+  profiles: ReadonlyMap<string, Profile>;
 }
 
 export function loadDeviceConfig(paths: DeviceConfigPaths, drivers: ReadonlyMap<string, DeviceDriver>, env: NodeJS.ProcessEnv, log?: Logger): LoadedDevices {
-  const devices: DevicesFile = validateConfig(devicesFileSchema, parseYamlText(readFileSync(paths.file, 'utf8'), paths.file), paths.file);
+  const devices: DevicesFile = paths.file ? validateConfig(devicesFileSchema, parseYamlText(readFileSync(paths.file, 'utf8'), paths.file), paths.file) : { devices: [] };
   let secrets: SecretsFile = {};
   if (paths.secretsFile) {
     const mode = statSync(paths.secretsFile).mode;
@@ -42,7 +46,7 @@ export function loadDeviceConfig(paths: DeviceConfigPaths, drivers: ReadonlyMap<
   const profiles = loadProfiles(paths.profilesDirs);
   const { plans, errors } = planDevices({ devices, secrets, profiles, drivers, defaultIntervalS: paths.defaultIntervalS });
   if (errors.length > 0) throw new Error(`invalid device list in ${paths.file}:\n  ${errors.slice(0, 20).join('\n  ')}`);
-  return { plans, secrets };
+  return { plans, devices: devices.devices, secrets, profiles };
 }
 
 export interface DeviceConfigWatcher {
@@ -51,7 +55,7 @@ export interface DeviceConfigWatcher {
 }
 
 export function watchDeviceConfig(paths: DeviceConfigPaths, onChange: () => void): DeviceConfigWatcher {
-  const files = [paths.file, ...(paths.secretsFile ? [paths.secretsFile] : [])];
+  const files = [paths.file, paths.secretsFile].filter((f): f is string => f !== undefined);
   const listener = (current: { mtimeMs: number }, previous: { mtimeMs: number }) => {
     if (current.mtimeMs !== previous.mtimeMs) onChange();
   };

@@ -50,8 +50,13 @@ export function transitionToPoint(change: StateTransition): Point {
   return stateToPoint({ site: change.site, device: change.device }, change.kind, change.online, change.reason, change.at);
 }
 
-/** Accepts a message already decoded and validated (MQTT after decoding, pollers, traps). */
-export type MessageSink = (address: DeviceAddress, message: DeviceMessage, receivedAt: number) => void;
+/**
+ * Accepts a message already decoded and validated (MQTT after decoding, pollers, traps).
+ * `seen: false` keeps the message from counting as a sign of life (a trap says nothing about
+ * whether the device answers, and an unknown trap sender is no device to track). `kind` is the
+ * sender's kind when the registry does not know the device yet (a trap before the first poll).
+ */
+export type MessageSink = (address: DeviceAddress, message: DeviceMessage, receivedAt: number, options?: { seen?: boolean; kind?: string }) => void;
 
 export function createMessageSink(options: Omit<IngestOptions, 'log' | 'maxPayloadBytes'>): MessageSink {
   const { registry, sink, observer } = options;
@@ -62,7 +67,7 @@ export function createMessageSink(options: Omit<IngestOptions, 'log' | 'maxPaylo
     points.push(transitionToPoint(change));
   };
 
-  return (address, message, receivedAt) => {
+  return (address, message, receivedAt, options) => {
     const points: Point[] = [];
     switch (message.channel) {
       case 'state':
@@ -73,8 +78,8 @@ export function createMessageSink(options: Omit<IngestOptions, 'log' | 'maxPaylo
         points.push(...metricsToPoints(address, registry.kindOf(address), message.body));
         break;
       case 'event':
-        emitTransition(registry.recordSeen(address, receivedAt), points);
-        points.push(eventToPoint(address, registry.kindOf(address), message.body));
+        if (options?.seen !== false) emitTransition(registry.recordSeen(address, receivedAt), points);
+        points.push(eventToPoint(address, options?.kind ?? registry.kindOf(address), message.body));
         break;
       case 'inventory': {
         emitTransition(registry.recordSeen(address, receivedAt), points);

@@ -19,8 +19,14 @@ export interface SnmpTarget {
 const GET_CHUNK = 16;
 const MAX_REPETITIONS = 20;
 
-const AUTH: Record<string, snmp.AuthProtocols> = { sha: snmp.AuthProtocols.sha, sha256: snmp.AuthProtocols.sha256, sha512: snmp.AuthProtocols.sha512 };
-const PRIV: Record<string, snmp.PrivProtocols> = { aes: snmp.PrivProtocols.aes, aes256b: snmp.PrivProtocols.aes256b, aes256r: snmp.PrivProtocols.aes256r };
+type V3Credential = Extract<SnmpCredential, { version: '3' }>;
+
+/** A v3 credential of the secrets file as net-snmp's user (authPriv only); the trap receiver uses it too. */
+export function snmpV3User(c: Omit<V3Credential, 'version'>): snmp.User {
+  const auth = { sha: snmp.AuthProtocols.sha, sha256: snmp.AuthProtocols.sha256, sha512: snmp.AuthProtocols.sha512 }[c.authProtocol];
+  const priv = { aes: snmp.PrivProtocols.aes, aes256b: snmp.PrivProtocols.aes256b, aes256r: snmp.PrivProtocols.aes256r }[c.privProtocol];
+  return { name: c.user, level: snmp.SecurityLevel.authPriv, authProtocol: auth, authKey: c.authKey, privProtocol: priv, privKey: c.privKey };
+}
 
 export function openSnmpSession(target: SnmpTarget): SnmpClient {
   const { host, port } = parseAddress(target.address, 161);
@@ -29,7 +35,7 @@ export function openSnmpSession(target: SnmpTarget): SnmpClient {
   const c = target.credential;
   const session =
     c.version === '3'
-      ? snmp.createV3Session(host, { name: c.user, level: snmp.SecurityLevel.authPriv, authProtocol: AUTH[c.authProtocol]!, authKey: c.authKey, privProtocol: PRIV[c.privProtocol]!, privKey: c.privKey }, { ...common, version: snmp.Version3 })
+      ? snmp.createV3Session(host, snmpV3User(c), { ...common, version: snmp.Version3 })
       : snmp.createSession(host, c.community, { ...common, version: c.version === '1' ? snmp.Version1 : snmp.Version2c });
   // A socket error (e.g. an unresolvable host) is reported through the pending request; without a listener it would crash the process.
   session.on('error', () => {});

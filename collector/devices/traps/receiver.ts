@@ -2,6 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import snmp from 'net-snmp';
 import type { SnmpCredential } from '../secrets.ts';
+import { snmpV3User } from '../snmp/session.ts';
 import { cutText, MAX_TEXT } from './trap-to-event.ts';
 
 // Thin adapter over net-snmp's notification receiver: v1/v2c traps accepted with a configured
@@ -94,8 +95,6 @@ const SNMP_TRAP_OID = '1.3.6.1.6.3.1.1.4.1.0';
 const GENERIC_TRAPS = '1.3.6.1.6.3.1.1.5';
 const ENTERPRISE_SPECIFIC = 6;
 
-const AUTH: Record<TrapUser['authProtocol'], snmp.AuthProtocols> = { sha: snmp.AuthProtocols.sha, sha256: snmp.AuthProtocols.sha256, sha512: snmp.AuthProtocols.sha512 };
-const PRIV: Record<TrapUser['privProtocol'], snmp.PrivProtocols> = { aes: snmp.PrivProtocols.aes, aes256b: snmp.PrivProtocols.aes256b, aes256r: snmp.PrivProtocols.aes256r };
 
 export async function startTrapReceiver(options: TrapReceiverOptions): Promise<TrapReceiver> {
   const counts: TrapReceiverStats = { received: 0, badCommunity: 0, badUser: 0, badAuth: 0, malformed: 0, unsupported: 0, handlerErrors: 0, errors: 0 };
@@ -164,7 +163,7 @@ export async function startTrapReceiver(options: TrapReceiverOptions): Promise<T
   const authorizer = receiver.getAuthorizer();
   for (const community of options.communities) authorizer.addCommunity(community);
   for (const u of options.users) {
-    authorizer.addUser({ name: u.user, level: snmp.SecurityLevel.authPriv, authProtocol: AUTH[u.authProtocol], authKey: u.authKey, privProtocol: PRIV[u.privProtocol], privKey: u.privKey });
+    authorizer.addUser(snmpV3User(u));
   }
 
   const bound = sockets[0]!.socket;

@@ -1,4 +1,4 @@
-import type { DeviceEvent } from '../driver.ts';
+import type { DeviceEvent, Language } from '../driver.ts';
 import { parseAddress, type DeviceEntry } from '../inventory.ts';
 import type { TrapSpec } from '../profile.ts';
 import type { ReceivedTrap, TrapVarbind } from './receiver.ts';
@@ -8,7 +8,6 @@ import type { ReceivedTrap, TrapVarbind } from './receiver.ts';
 // type, severity and message; unknown traps are kept as `snmp_trap` with their first varbinds,
 // never dropped. Every name and value fits the event contract (eventMessageSchema).
 
-export type Language = 'tr' | 'en';
 
 /** The contract's limit for a text value (fieldValueSchema). */
 export const MAX_TEXT = 256;
