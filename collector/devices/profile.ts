@@ -46,7 +46,8 @@ const scalarGroup = z.strictObject({ measurement: name, fields });
 
 /**
  * A row filter on one column: integers (`in`), OID values (`oidIn`, e.g. hrStorageFixedDisk)
- * or text (`matches`, a case-insensitive regular expression).
+ * or text (`matches`, a case-insensitive regular expression; numbers match as their decimal
+ * text, which lets a profile tell a positive µW reading from a negative 0.01 dBm one).
  */
 const rowCondition = z
   .strictObject({ oid, in: z.array(z.number().int()).min(1).optional(), oidIn: z.array(oid).min(1).optional(), matches: z.string().min(1).max(200).optional() })
