@@ -2,15 +2,13 @@ import { createSocket } from 'node:dgram';
 import { chmodSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
 import { metricSchema, type Metric } from '../src/contract/schemas.ts';
 import { DeviceUnreachableError, type DeviceSession, type PollOutcome } from '../collector/devices/driver.ts';
 import { snmpDriver } from '../collector/devices/drivers/snmp.ts';
 import { deviceEntrySchema } from '../collector/devices/inventory.ts';
 import { tagLinks } from '../collector/devices/poll-messages.ts';
-import { profileSchema } from '../collector/devices/profile.ts';
-import { BUILTIN_PROFILES_DIR, parseProfile } from '../collector/devices/profile-loader.ts';
 import type { Credential } from '../collector/devices/secrets.ts';
+import { expectDetects, expectProfileFiles, loadShippedProfiles, recorded } from './helpers/shipped-profiles.ts';
 import { SNMP_FIXTURES, startSnmpd, startSnmpsim, type SnmpdServer, type SnmpsimServer } from './helpers/snmp-servers.ts';
 
 // The shipped network and recorder profiles (IF-MIB, ENTITY-SENSOR-MIB, Huawei optics,
@@ -23,8 +21,7 @@ const PROFILE_KINDS = { 'if-mib': 'switch', 'entity-sensor': 'switch', 'huawei-o
 type ProfileId = keyof typeof PROFILE_KINDS;
 const PROFILE_IDS = Object.keys(PROFILE_KINDS) as ProfileId[];
 
-const profileText = (id: ProfileId): string => readFileSync(join(BUILTIN_PROFILES_DIR, `${id}.yaml`), 'utf8');
-const profiles = new Map(PROFILE_IDS.map((id) => [id, parseProfile(profileText(id), `${id}.yaml`)]));
+const profiles = loadShippedProfiles(PROFILE_KINDS);
 
 const v2c = (community: string): Credential => ({ snmp: { version: '2c', community } });
 
@@ -85,31 +82,18 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('profile files', () => {
   it('validate with profileSchema, carry their file name as id, the snmp driver and the right device kind', () => {
-    for (const id of PROFILE_IDS) {
-      const profile = profileSchema.parse(YAML.parse(profileText(id)));
-      expect(profile.id).toBe(id);
-      expect(profile.driver).toBe('snmp');
-      expect(profile.kind).toBe(PROFILE_KINDS[id]);
-      expect(profiles.get(id)).toEqual(profile);
-    }
+    expectProfileFiles(PROFILE_KINDS, profiles);
   });
 
   it('detect the devices of their recordings (probe OID recorded, sysObjectID under a listed prefix)', () => {
-    const recorded = (file: string, oid: string) => readFileSync(join(SNMP_FIXTURES, file), 'utf8').split('\n').find((line) => line.startsWith(`${oid}|`))?.split('|')[2];
-    const cases: [ProfileId, string][] = [
+    expectDetects(profiles, [
       ['if-mib', 'switch-cisco.snmprec'],
       ['if-mib', 'switch-huawei.snmprec'],
       ['entity-sensor', 'switch-cisco.snmprec'],
       ['huawei-optical', 'switch-huawei.snmprec'],
       ['hikvision-snmp', 'nvr-hikvision.snmprec'],
       ['host-resources', 'nvr-generic.snmprec'],
-    ];
-    for (const [id, file] of cases) {
-      const detect = profiles.get(id)!.detect!;
-      if (detect.oid) expect(recorded(file, detect.oid), `${id}: ${detect.oid} in ${file}`).toBeDefined();
-      const sysObjectId = recorded(file, '1.3.6.1.2.1.1.2.0')!;
-      if (detect.sysObjectId) expect(detect.sysObjectId.some((prefix) => sysObjectId === prefix || sysObjectId.startsWith(`${prefix}.`)), `${id}: ${sysObjectId}`).toBe(true);
-    }
+    ]);
     // Neither vendor profile claims the other vendor's switch.
     expect(profiles.get('huawei-optical')!.detect!.sysObjectId!.some((p) => '1.3.6.1.4.1.9.1.1694'.startsWith(`${p}.`))).toBe(false);
     expect(profiles.get('entity-sensor')!.detect!.sysObjectId!.some((p) => '1.3.6.1.4.1.2011.2.23.306'.startsWith(`${p}.`))).toBe(false);

@@ -1,14 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
 import { metricSchema, type Metric } from '../src/contract/schemas.ts';
 import type { DeviceSession, PollOutcome } from '../collector/devices/driver.ts';
 import { snmpDriver } from '../collector/devices/drivers/snmp.ts';
 import { deviceEntrySchema } from '../collector/devices/inventory.ts';
-import { profileSchema } from '../collector/devices/profile.ts';
-import { BUILTIN_PROFILES_DIR, parseProfile } from '../collector/devices/profile-loader.ts';
-import { SNMP_FIXTURES, startSnmpsim, type SnmpsimServer } from './helpers/snmp-servers.ts';
+import { expectDetects, expectProfileFiles, loadShippedProfiles, recorded } from './helpers/shipped-profiles.ts';
+import { startSnmpsim, type SnmpsimServer } from './helpers/snmp-servers.ts';
 
 // The shipped UPS (UPS-MIB, APC PowerNet), environment (APC IEM probes) and printer
 // (Printer-MIB) profiles, polled by the real SNMP driver from Debian's snmpsim serving
@@ -17,12 +13,10 @@ import { SNMP_FIXTURES, startSnmpsim, type SnmpsimServer } from './helpers/snmp-
 
 const PROFILE_KINDS = { 'ups-mib': 'ups', 'apc-powernet': 'ups', environment: 'sensor', printer: 'printer' } as const;
 type ProfileId = keyof typeof PROFILE_KINDS;
-const PROFILE_IDS = Object.keys(PROFILE_KINDS) as ProfileId[];
 
-const profileText = (id: ProfileId): string => readFileSync(join(BUILTIN_PROFILES_DIR, `${id}.yaml`), 'utf8');
 // Each file through the loader's own parser: loadProfiles() would also load the other profiles of the
 // directory, which other engineers may be editing right now.
-const profiles = new Map(PROFILE_IDS.map((id) => [id, parseProfile(profileText(id), `${id}.yaml`)]));
+const profiles = loadShippedProfiles(PROFILE_KINDS);
 
 let sim: SnmpsimServer;
 
@@ -73,29 +67,16 @@ function upsFields(outcome: PollOutcome): Metric['fields'] {
 
 describe('profile files', () => {
   it('validate with profileSchema, carry their file name as id and the right device kind', () => {
-    for (const id of PROFILE_IDS) {
-      const profile = profileSchema.parse(YAML.parse(profileText(id)));
-      expect(profile.id).toBe(id);
-      expect(profile.driver).toBe('snmp');
-      expect(profile.kind).toBe(PROFILE_KINDS[id]);
-      expect(profiles.get(id)).toEqual(profile);
-    }
+    expectProfileFiles(PROFILE_KINDS, profiles);
   });
 
   it('detect the devices of their recordings (probe OID answered, sysObjectID under a listed prefix)', () => {
-    const recorded = (file: string, oid: string) => readFileSync(join(SNMP_FIXTURES, file), 'utf8').split('\n').find((line) => line.startsWith(`${oid}|`))?.split('|')[2];
-    const cases: [ProfileId, string][] = [
+    expectDetects(profiles, [
       ['ups-mib', 'ups-mib-online.snmprec'],
       ['apc-powernet', 'apc-online.snmprec'],
       ['environment', 'environment.snmprec'],
       ['printer', 'printer.snmprec'],
-    ];
-    for (const [id, file] of cases) {
-      const detect = profiles.get(id)!.detect!;
-      expect(recorded(file, detect.oid!), `${id}: ${detect.oid} in ${file}`).toBeDefined();
-      const sysObjectId = recorded(file, '1.3.6.1.2.1.1.2.0')!;
-      if (detect.sysObjectId) expect(detect.sysObjectId.some((prefix) => sysObjectId.startsWith(`${prefix}.`) || sysObjectId === prefix), `${id}: ${sysObjectId}`).toBe(true);
-    }
+    ]);
     // An APC environment-only card (EMU) must not be taken for a UPS: the UPS probe OID is not in the environment recording.
     expect(recorded('environment.snmprec', profiles.get('apc-powernet')!.detect!.oid!)).toBeUndefined();
   });

@@ -10,6 +10,7 @@ import { cutText, deviceForSource, STANDARD_TRAPS, trapToEvent } from '../collec
 import { CONTRACT_VERSION, describeIssues, eventMessageSchema } from '../src/contract/schemas.ts';
 import { ID_PATTERN } from '../src/contract/topics.ts';
 import { waitFor } from './helpers/servers.ts';
+import { mulberry32 } from './helpers/prng.ts';
 
 // The receiver against Debian's snmptrap/snmpinform (net-snmp 5.9) on a random loopback UDP
 // port, and trap → event as pure functions. Hostile input comes as raw UDP datagrams.
@@ -30,18 +31,8 @@ const UPS_SECONDS_ON_BATTERY = '1.3.6.1.2.1.33.1.2.2.0';
 const UPS_MINUTES_REMAINING = '1.3.6.1.2.1.33.1.2.3.0';
 const UPS_LOW_BATT_TIME = '1.3.6.1.2.1.33.1.9.7.0';
 
-// A seeded PRNG so that a failing fuzz run can be replayed: TRAP_FUZZ_SEED=<n>.
+// The fuzz seed; a failing run replays with TRAP_FUZZ_SEED=<n>.
 const FUZZ_SEED = Number(process.env.TRAP_FUZZ_SEED ?? 20_240_611);
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function validEvent(event: ReturnType<typeof trapToEvent>): void {
   const parsed = eventMessageSchema.safeParse({ v: CONTRACT_VERSION, ts: Date.now(), ...event });

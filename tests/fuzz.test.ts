@@ -8,6 +8,7 @@ import { serverHardwareMetrics } from './fixtures/recorded-devices.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 import { connectClient, publish } from './helpers/mqtt-client.ts';
 import { startInfluxDB, waitFor, type InfluxServer } from './helpers/servers.ts';
+import { mulberry32 } from './helpers/prng.ts';
 
 // Fuzzing the collector's two doors: raw bytes on the broker's TCP port (the connection guard
 // and aedes' parser) and random payloads on valid device topics (decode → registry → storage).
@@ -20,16 +21,6 @@ const DB = 'monitoring';
 const SITE = 'merkez';
 const NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   readonly next: () => number;
