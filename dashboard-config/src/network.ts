@@ -17,8 +17,8 @@ const perIface = `GROUP BY time($__interval), ${IFACE_TAGS} fill(null)`;
  * module's own). 1000BASE-LX, the usual campus fiber optic, has a receive sensitivity of
  * −19 dBm (IEEE 802.3 clause 38; −20 dBm on Cisco's GLC-LH-SMD) and 1000BASE-SX −17 dBm, so
  * below −20 dBm the link is failing and −20…−17 dBm leaves under 3 dB of margin. Above 0 dBm the
- * receiver is near overload (LX −3 dBm, 10GBASE-LR +0.5 dBm). Modules with a bigger budget
- * (ZX, EX) have their own thresholds on the Huawei side and are rare elsewhere.
+ * receiver is near overload (LX −3 dBm, 10GBASE-LR +0.5 dBm). Fixed bands cannot know the
+ * module (a ZX may run below −20 dBm, a 10G-LR fails below −14.4 dBm): docs/dashboards.md.
  */
 const RX_FAILING_DBM = -20;
 const RX_STEPS = [
