@@ -181,6 +181,19 @@ describe('the SNMP driver against Debian snmpd', () => {
     }
   });
 
+  it('polls over SNMPv1, where one missing OID fails a whole GET: the others are still read, and tables are walked with GETNEXT', async () => {
+    const v1Profile = parseProfile(
+      `id: v1-test\nkind: switch\ndescription: v1\nscalars:\n  - measurement: snmp_test\n    fields:\n      name_text: { type: text, oid: 1.3.6.1.2.1.1.5.0 }\n      missing: { oid: 1.3.6.1.4.1.99999.1.0 }\n      if_count: { oid: 1.3.6.1.2.1.2.1.0 }\ntables:\n  - measurement: interface\n    table: { tag: { key: iface, oid: 1.3.6.1.2.1.2.2.1.2 } }\n    fields:\n      oper_up: { type: flag, oid: 1.3.6.1.2.1.2.2.1.8, trueWhen: [1] }\n`,
+      'inline-v1',
+    );
+    const session = snmpDriver.open({ device: device(snmpd.address), profile: v1Profile, credential: { snmp: { version: '1', community: 'ro-test' } } });
+    const outcome = await session.poll(new AbortController().signal);
+    session.close();
+    expect(outcome.metrics.find((m) => m.name === 'snmp_test')?.fields).toEqual({ name_text: 'kat2-switch', if_count: expect.any(Number) });
+    expect(outcome.metrics.find((m) => m.name === 'interface' && m.tags?.iface === 'lo')?.fields).toEqual({ oper_up: 1 });
+    expect(outcome.problems).toEqual([]);
+  });
+
   it('polls over SNMPv3 authPriv (SHA/AES), and a wrong key makes the device unreachable, not a crash', async () => {
     const good = snmpDriver.open({ device: device(snmpd.address), profile, credential: { snmp: { version: '3', ...v3, authProtocol: 'sha', privProtocol: 'aes' } } });
     const outcome = await good.poll(new AbortController().signal);
