@@ -1,6 +1,7 @@
 import { benchDrain } from './drain.ts';
 import { benchFootprint } from './footprint.ts';
 import { benchIngest } from './ingest.ts';
+import { benchSnmp } from './snmp.ts';
 
 // npm run bench [ingest|footprint|drain [--points N --runs R …]]: runs the benchmarks, prints
 // their JSON, writes bench/results/.
@@ -8,4 +9,5 @@ const [which, ...args] = process.argv.slice(2);
 if (which === undefined || which === 'ingest') await benchIngest();
 if (which === undefined || which === 'footprint') await benchFootprint();
 if (which === undefined || which === 'drain') await benchDrain(args);
+if (which === undefined || which === 'snmp') await benchSnmp(args);
 process.exit(0);

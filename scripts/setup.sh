@@ -3,12 +3,14 @@
 # and `npm test` work as the first commands on a fresh machine.
 #   scripts/setup.sh stack  → InfluxDB for the local stack
 #   scripts/setup.sh test   → every server the tests start for real
+#   scripts/setup.sh bench  → the peers of the SNMP benchmark (exporter, simulator, snmpget)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 case "${1:-test}" in
   stack) packages=(influxdb) ;;
   test) packages=(influxdb victoria-metrics mosquitto prometheus-node-exporter openssl snmpd snmp snmpsim) ;;
+  bench) packages=(prometheus-snmp-exporter snmpsim snmp) ;;
   *) echo "usage: $0 stack|test" >&2; exit 2 ;;
 esac
 
