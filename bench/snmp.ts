@@ -1,4 +1,5 @@
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,7 +12,6 @@ import type { Profile } from '../collector/devices/profile.ts';
 import { planRequests } from '../collector/devices/snmp/interpret.ts';
 import { validateConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
-import { freeUdpPort } from '../tests/helpers/snmp-servers.ts';
 import { freePort, startProcess, tempDir, waitFor, type ManagedProcess } from '../tests/helpers/servers.ts';
 import { commandVersion, machine, median, mib, packageVersion, processSample, round, sampleProcess, writeResult } from './lib.ts';
 import type { PollerCounts } from './snmp-poller.ts';
@@ -69,7 +69,7 @@ function parseInputs(args: string[]): Inputs {
 }
 
 function requireCommands(): void {
-  for (const command of ['prometheus-snmp-exporter', 'snmpsimd']) {
+  for (const command of ['prometheus-snmp-exporter', 'snmpsimd', 'snmpget']) {
     try {
       execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
     } catch {
@@ -90,11 +90,7 @@ async function startSimulators(devices: number, processes: number, recording: st
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir);
   copyFileSync(join(FIXTURES, recording), join(dataDir, `${COMMUNITY}.snmprec`));
-  const ports: number[] = [];
-  while (ports.length < devices) {
-    const port = await freeUdpPort();
-    if (!ports.includes(port)) ports.push(port);
-  }
+  const ports = await freeUdpPorts(devices);
   // snmpsim drops root privileges to nobody and must still read the data and write its cache.
   const asRoot = process.getuid?.() === 0;
   const started: ManagedProcess[] = [];
@@ -117,10 +113,33 @@ async function startSimulators(devices: number, processes: number, recording: st
     await waitFor('every simulated device to answer', async () => (await unanswered(ports)).length === 0, 60_000, 1_000);
   } catch (error) {
     const missing = await unanswered(ports);
+    const owner = started[ports.indexOf(missing[0]!) % processes];
     await stop();
-    throw new Error(`${(error as Error).message}: ${missing.length} of ${ports.length} endpoints silent (first ${missing[0]}); snmpsim said: ${started[0]!.output().slice(-500)}`);
+    throw new Error(`${(error as Error).message}: ${missing.length} of ${ports.length} endpoints silent (first ${missing[0]}, snmpsim exit code ${owner?.child.exitCode}): ${owner?.output().slice(-1_000)}`);
   }
   return { ports, pids: started.map((s) => s.child.pid!), stop };
+}
+
+/**
+ * `n` free loopback UDP ports below the kernel's ephemeral range (32768–60999), from a random
+ * start: a port from bind(0) can be handed to another client socket (snmpget, a test running
+ * beside the benchmark) before snmpsim binds it, and one endpoint it cannot bind stops the
+ * whole snmpsim process.
+ */
+async function freeUdpPorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  const first = 10_000 + Math.floor(Math.random() * (32_000 - n - 10_000));
+  for (let port = first; ports.length < n && port < 32_768; port++) {
+    const socket = createSocket('udp4');
+    const free = await new Promise<boolean>((resolve) => {
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    socket.close();
+    if (free) ports.push(port);
+  }
+  if (ports.length < n) throw new Error(`only ${ports.length} free UDP ports below 32768 from ${first}, ${n} needed`);
+  return ports;
 }
 
 /** Endpoints that do not answer a GET of sysUpTime (checked 50 at a time with snmpget). */
@@ -285,6 +304,14 @@ async function startExporter(inputs: Inputs, profile: Profile, ports: number[], 
   };
 }
 
+/** Busy and total CPU time of the whole machine (all cores, every process, other users' too), from /proc/stat. */
+function machineCpu(): { busy: number; total: number } {
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  // idle and iowait
+  return { busy: total - ticks[3]! - ticks[4]!, total };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One side for one run: start, warm up, then the measured window. */
@@ -293,10 +320,12 @@ async function runSide(which: 'ours' | 'exporter', start: () => Promise<Side>, s
   try {
     await sleep(warmupS * 1000);
     const simulatorsBefore = sims.pids.map(processSample);
+    const machineBefore = machineCpu();
     const before = { at: performance.now(), cpu: processSample(side.pid), counts: await side.counts(), bench: process.cpuUsage() };
     const memory = sampleProcess(side.pid, 1000);
     await sleep(seconds * 1000);
     const simulatorsAfter = sims.pids.map(processSample);
+    const machineAfter = machineCpu();
     const after = { at: performance.now(), cpu: processSample(side.pid), counts: await side.counts(), bench: process.cpuUsage(before.bench) };
     const rss = memory.stop().map((s) => s.rss);
     const elapsedMs = after.at - before.at;
@@ -320,6 +349,8 @@ async function runSide(which: 'ours' | 'exporter', start: () => Promise<Side>, s
       simulatorCpuPercent: { busiestProcess: round(Math.max(...simulatorCpu)), total: round(simulatorCpu.reduce((a, b) => a + b, 0)) },
       // The benchmark process: scheduling for both sides, plus the HTTP client on the exporter's side (Prometheus's part in production).
       benchProcessCpuPercent: round(((after.bench.user + after.bench.system) / 1000 / elapsedMs) * 100),
+      // Near 100 means every core was busy: the window measured a saturated machine, whoever used it.
+      machineCpuBusyPercent: round(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * 100),
     };
   } finally {
     await side.stop();
@@ -360,7 +391,7 @@ function compare(runs: SideRun[]) {
 
 function report(label: string, r: SideRun): void {
   process.stderr.write(
-    `snmp ${label} ${r.side}: ${r.completedPolls} polls in ${r.seconds} s = ${r.pollsPerMinute}/min, ${r.failedPolls} failed, ${r.overruns} overruns, ${r.cpuMsPerPoll} ms CPU/poll (${r.cpuPercentOfOneCore} % of a core), RSS ${r.rssMiBMedian} MiB, busiest snmpsim ${r.simulatorCpuPercent.busiestProcess} %\n`,
+    `snmp ${label} ${r.side}: ${r.completedPolls} polls in ${r.seconds} s = ${r.pollsPerMinute}/min, ${r.failedPolls} failed, ${r.overruns} overruns, ${r.cpuMsPerPoll} ms CPU/poll (${r.cpuPercentOfOneCore} % of a core), RSS ${r.rssMiBMedian} MiB, busiest snmpsim ${r.simulatorCpuPercent.busiestProcess} %, machine ${r.machineCpuBusyPercent} % busy\n`,
   );
 }
 
