@@ -110,9 +110,9 @@ async function startSimulators(devices: number, processes: number, recording: st
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor('every simulated device to answer', async () => (await unanswered(ports)).length === 0, 60_000, 1_000);
+    await waitFor('every simulated device to answer', async () => unanswered(ports).length === 0, 60_000, 1_000);
   } catch (error) {
-    const missing = await unanswered(ports);
+    const missing = unanswered(ports);
     const owner = started[ports.indexOf(missing[0]!) % processes];
     await stop();
     throw new Error(`${(error as Error).message}: ${missing.length} of ${ports.length} endpoints silent (first ${missing[0]}, snmpsim exit code ${owner?.child.exitCode}): ${owner?.output().slice(-1_000)}`);
@@ -143,7 +143,7 @@ async function freeUdpPorts(n: number): Promise<number[]> {
 }
 
 /** Endpoints that do not answer a GET of sysUpTime (checked 50 at a time with snmpget). */
-async function unanswered(ports: number[]): Promise<number[]> {
+function unanswered(ports: number[]): number[] {
   const silent: number[] = [];
   for (let i = 0; i < ports.length; i += 50) {
     const batch = ports.slice(i, i + 50);
@@ -165,10 +165,9 @@ function exporterModule(profile: Profile) {
   const name = (oid: string) => `oid_${oid.replaceAll('.', '_')}`;
   const index = [{ labelname: 'index', type: 'gauge' }];
   const lookups = [...tagColumns].map(([oid, key]) => ({ labels: ['index'], labelname: key, oid, type: 'DisplayString' }));
-  const scalarMetrics = plan.scalars.map((oid) => {
-    const object = oid.slice(0, oid.lastIndexOf('.'));
-    return oid.endsWith('.0') ? { name: name(object), oid: object, type: 'gauge', help: oid } : { name: name(object), oid: object, type: 'gauge', help: oid, indexes: index };
-  });
+  // A scalar's metric is its object (the OID without .0); a table cell read by GET (upsInputVoltage.1) is its column with the index as a label.
+  const objects = new Map(plan.scalars.map((oid) => [oid.slice(0, oid.lastIndexOf('.')), oid.endsWith('.0')]));
+  const scalarMetrics = [...objects].map(([oid, scalar]) => ({ name: name(oid), oid, type: 'gauge', help: oid, ...(scalar ? {} : { indexes: index }) }));
   const columnMetrics = [...plan.columns.keys()].filter((oid) => !tagColumns.has(oid)).map((oid) => ({ name: name(oid), oid, type: 'gauge', help: oid, indexes: index, lookups }));
   return {
     get: plan.scalars,
@@ -269,10 +268,15 @@ async function startExporter(inputs: Inputs, profile: Profile, ports: number[], 
     open: (target) => ({
       async poll(signal) {
         const url = `http://127.0.0.1:${port}/snmp?target=${encodeURIComponent(target.device.address)}&module=${module}`;
-        const response = await fetch(url, { signal }).catch((error: Error) => {
-          throw new DeviceUnreachableError(error.message, 'timeout');
-        });
-        const text = await response.text();
+        let response: Response;
+        let text: string;
+        try {
+          response = await fetch(url, { signal });
+          text = await response.text();
+        } catch (error) {
+          // The poll's deadline aborted the scrape (or the exporter is gone).
+          throw new DeviceUnreachableError((error as Error).message, 'timeout');
+        }
         // 0.21 answers HTTP 500 when the SNMP walk failed.
         if (!response.ok) throw new DeviceUnreachableError(`HTTP ${response.status}: ${text.slice(0, 100)}`, 'error');
         const pdus = Number(/^snmp_scrape_pdus_returned (\d+)$/m.exec(text)?.[1]);
