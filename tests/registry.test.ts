@@ -67,6 +67,9 @@ describe('DeviceRegistry', () => {
     const second = DeviceRegistry.open(path);
     expect(second.get(pc)).toMatchObject({ online: true, kind: 'pc', lastSeen: t + 5000, inventoryHash: 'aaaaaaaaaaaaaaaa' });
     expect(second.recordInventory(pc, inventory('A'), t)).toEqual({ changed: false });
+    // A state change after the restart writes the device row back (this once failed on the inventory column).
+    expect(second.recordState(pc, { v: 1, ts: t + 9000, state: 'offline', reason: 'lwt' }, t + 9000)).toMatchObject({ online: false, reason: 'lwt' });
+    expect(second.inventory(pc)).toBeTruthy();
     second.close();
   });
 });

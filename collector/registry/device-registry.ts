@@ -91,7 +91,9 @@ export class DeviceRegistry {
       seen: db.prepare('UPDATE devices SET last_seen = ? WHERE site = ? AND device = ?'),
       inventory: db.prepare('UPDATE devices SET inventory_json = ?, inventory_hash = ?, inventory_at = ? WHERE site = ? AND device = ?'),
     };
-    for (const row of db.prepare('SELECT * FROM devices').all() as unknown as Row[]) this.cache.set(keyOf(row), { ...row });
+    // The inventory JSON stays on disk (read on demand); the cache holds exactly the Row columns, which persist() writes back.
+    const columns = 'site, device, kind, online, state_since, offline_reason, first_seen, last_seen, interval_s, boot_time, agent_name, agent_version, inventory_hash, inventory_at';
+    for (const row of db.prepare(`SELECT ${columns} FROM devices`).all() as unknown as Row[]) this.cache.set(keyOf(row), { ...row });
     this.flushTimer = setInterval(() => this.flushSeen(), 1000);
     this.flushTimer.unref();
   }
