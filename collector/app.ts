@@ -9,6 +9,7 @@ import { createApiApp } from './api/app.ts';
 import { startEmbeddedBroker } from './broker/embedded.ts';
 import { connectExternalBroker } from './broker/external.ts';
 import type { CollectorConfig } from './config.ts';
+import { startAlertService, type AlertService } from './alerts/alert-service.ts';
 import { startDeviceService, type DeviceService } from './devices/device-service.ts';
 import { createIngest, createMessageSink, transitionToPoint } from './ingest/ingest.ts';
 import { DeviceRegistry } from './registry/device-registry.ts';
@@ -29,6 +30,7 @@ export interface RunningCollector {
   registry: DeviceRegistry;
   security: SecurityStore;
   devices: DeviceService | undefined;
+  alerts: AlertService | undefined;
   queue: WriteQueue;
   metrics: SelfMetrics;
   /** Stops accepting, flushes what it holds to storage, closes everything. */
@@ -86,10 +88,13 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   });
   metrics.bindQueue(() => queue.stats());
 
+  // Every accepted point passes the rule engine on its way to the queue.
+  const alerts: AlertService | undefined = config.alerts.enabled ? startAlertService(config, queue, metrics, log) : undefined;
+  const sink = alerts?.sink ?? queue;
   const ingestLog = rateLimited(log, { burst: 20, windowMs: 60_000 });
   const ingestOptions = {
     registry,
-    sink: queue,
+    sink,
     log: ingestLog,
     maxPayloadBytes: config.limits.maxPayloadBytes,
     observer: {
@@ -129,7 +134,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     broker = await connectExternalBroker({ ...config.broker, handler, log });
   }
 
-  const api = createApiApp({ registry, metrics, security, apiAuth: config.security.apiAuth, ready: () => true, onDeviceRevoked: (address) => disconnect(deviceUsername(address)) });
+  const api = createApiApp({ registry, metrics, security, alerts: alerts?.store, apiAuth: config.security.apiAuth, ready: () => true, onDeviceRevoked: (address) => disconnect(deviceUsername(address)) });
   const server: Server = await new Promise((resolve, reject) => {
     const tls = config.api.tls;
     const s: Server = tls ? createHttpsServer({ key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }, api) : createHttpServer(api);
@@ -142,7 +147,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const sweepTimer = setInterval(() => {
     const changes = registry.sweep(Date.now());
     for (const change of changes) transitions.inc({ state: 'offline' });
-    if (changes.length > 0) queue.enqueue(changes.map(transitionToPoint));
+    if (changes.length > 0) sink.enqueue(changes.map(transitionToPoint));
   }, 1_000);
   // Revocations made with the admin CLI (another process) reach the broker within a second.
   let revocationsCheckedAt = Date.now();
@@ -167,6 +172,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     registry,
     security,
     devices,
+    alerts,
     queue,
     metrics,
     stop() {
@@ -177,6 +183,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         await devices?.close();
         await broker.close();
         queue.enqueue(metrics.toPoints(Date.now(), config.instance));
+        alerts?.close();
         await queue.close();
         spool.close();
         await writer.close();

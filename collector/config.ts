@@ -102,8 +102,18 @@ export const collectorConfigSchema = z.strictObject({
     })
     .prefault({}),
   selfMetricsIntervalS: z.number().positive().default(10),
-  /** Language of texts users read: event messages now, alerts later. */
+  /** Language of texts users read: event messages, alert texts in InfluxDB; each contact has its own for notifications. */
   language: z.enum(['tr', 'en']).default('tr'),
+  /** Alert rules evaluated on the incoming stream, alerts stored, notifications sent: docs/alerts.md. */
+  alerts: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** The embedded alert store: episodes, history, acknowledgements, silences. */
+      path: z.string().min(1).default('./data/alerts.sqlite'),
+      /** Your rules on top of the shipped defaults (same id replaces a default). Reloaded on change. */
+      rulesFile: fileName.optional(),
+    })
+    .prefault({}),
   /** Devices without an agent (UPS, switches, NVRs…), polled over SNMP or HTTP: docs/devices.md. */
   devices: z
     .strictObject({

@@ -112,6 +112,7 @@ async function main(): Promise<void> {
     COLLECTOR_REGISTRY__PATH: join(stateDir, 'registry.sqlite'),
     COLLECTOR_QUEUE__PATH: join(stateDir, 'spool.sqlite'),
     COLLECTOR_SECURITY__PATH: join(stateDir, 'security.sqlite'),
+    COLLECTOR_ALERTS__PATH: join(stateDir, 'alerts.sqlite'),
   };
   start('collector', node, ['collector/main.ts'], collectorEnv);
   const token = apiToken(collectorEnv);

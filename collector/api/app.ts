@@ -1,9 +1,11 @@
 import express, { type ErrorRequestHandler, type Router } from 'express';
 import type { DeviceAddress } from '../../src/contract/topics.ts';
+import type { AlertStore } from '../alerts/alert-store.ts';
 import type { DeviceRegistry } from '../registry/device-registry.ts';
 import type { SecurityStore } from '../security/store.ts';
 import type { SelfMetrics } from '../self-metrics.ts';
 import { apiAuthentication } from './auth.ts';
+import { alertsRouter } from './routes/alerts.ts';
 import { devicesRouter } from './routes/devices.ts';
 import { enrollmentRouter } from './routes/enrollment.ts';
 import { healthRouter } from './routes/health.ts';
@@ -16,6 +18,8 @@ export interface ApiDeps {
   registry: DeviceRegistry;
   metrics: SelfMetrics;
   security: SecurityStore;
+  /** Undefined when alerting is turned off: the alert routes say so. */
+  alerts: AlertStore | undefined;
   apiAuth: 'tokens' | 'open';
   ready: () => boolean;
   /** Called when the API revoked a device, to disconnect it at once. */
@@ -29,7 +33,7 @@ function publicRouters(deps: ApiDeps): Router[] {
 
 /** Routes behind an API token. */
 function protectedRouters(deps: ApiDeps): Router[] {
-  return [sitesRouter(deps.registry), devicesRouter(deps.registry), securityRouter(deps.security, deps.onDeviceRevoked)];
+  return [sitesRouter(deps.registry), devicesRouter(deps.registry), securityRouter(deps.security, deps.onDeviceRevoked), alertsRouter(deps.alerts, deps.security)];
 }
 
 export function apiRouters(deps: ApiDeps): Router[] {

@@ -1,0 +1,256 @@
+import { createHash } from 'node:crypto';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { ensurePrivateFile } from '../../src/private-files.ts';
+import type { ActiveAlert, AlertChange, AlertLabels } from './engine.ts';
+import type { Rule } from './rule-schema.ts';
+
+// Alerts in the embedded store (Node's SQLite): one row per episode (from the moment a
+// condition is seen until it resolves), every transition in a history table, acknowledgements
+// and silences. The API and the notifier read it; after a restart the rule engine gets its
+// pending and firing alerts back from here.
+
+export type EpisodeState = 'pending' | 'firing' | 'resolved' | 'cancelled';
+
+export interface StoredAlert {
+  /** The episode: stable from pending to resolved, used in URLs and acknowledge links. */
+  id: string;
+  /** rule|site|device|instance: the same for every episode of one condition. */
+  key: string;
+  rule: string;
+  severity: Rule['severity'];
+  category: string;
+  labels: AlertLabels;
+  state: EpisodeState;
+  since: number;
+  firedAt: number | null;
+  resolvedAt: number | null;
+  value: string | number | null;
+  detail: string | null;
+  ackBy: string | null;
+  ackAt: number | null;
+  /** Fired again and again in a short time: notified once as flapping, then quiet until it settles. */
+  flapping: boolean;
+  /** Another alert (a site's uplink or UPS) explains this one. */
+  consequenceOf: string | null;
+  /** Why nobody is told: "maintenance:<id>" or "silence:<id>". */
+  suppressed: string | null;
+}
+
+export interface Silence {
+  id: string;
+  matchers: { rule?: string; site?: string; device?: string; instance?: string };
+  startsAt: number;
+  endsAt: number;
+  createdBy: string;
+  comment: string;
+}
+
+interface Row {
+  id: string;
+  key: string;
+  rule: string;
+  severity: string;
+  category: string;
+  site: string;
+  device: string;
+  kind: string;
+  instance: string;
+  state: string;
+  since: number;
+  fired_at: number | null;
+  resolved_at: number | null;
+  value: string | null;
+  detail: string | null;
+  ack_by: string | null;
+  ack_at: number | null;
+  flapping: number;
+  consequence_of: string | null;
+  suppressed: string | null;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, key TEXT NOT NULL, rule TEXT NOT NULL, severity TEXT NOT NULL, category TEXT NOT NULL,
+    site TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL, instance TEXT NOT NULL,
+    state TEXT NOT NULL, since INTEGER NOT NULL, fired_at INTEGER, resolved_at INTEGER,
+    value TEXT, detail TEXT, ack_by TEXT, ack_at INTEGER, flapping INTEGER NOT NULL DEFAULT 0,
+    consequence_of TEXT, suppressed TEXT);
+  CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state);
+  CREATE INDEX IF NOT EXISTS alerts_key ON alerts (key, since);
+  CREATE TABLE IF NOT EXISTS alert_history (
+    alert_id TEXT NOT NULL, at INTEGER NOT NULL, transition TEXT NOT NULL, detail TEXT);
+  CREATE INDEX IF NOT EXISTS alert_history_alert ON alert_history (alert_id, at);
+  CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL, comment TEXT NOT NULL);`;
+
+/** Flapping: this many firings of one condition within the window. */
+export const FLAP_COUNT = 4;
+export const FLAP_WINDOW_MS = 30 * 60_000;
+
+export const episodeId = (key: string, since: number) => createHash('sha256').update(`${key}@${since}`).digest('base64url').slice(0, 16);
+
+export class AlertStore {
+  private readonly db: DatabaseSync;
+  private readonly stmts: Record<'upsert' | 'history' | 'byId' | 'active' | 'recentFirings', StatementSync>;
+
+  static open(path: string): AlertStore {
+    if (path !== ':memory:') ensurePrivateFile(path);
+    return new AlertStore(new DatabaseSync(path));
+  }
+
+  private constructor(db: DatabaseSync) {
+    this.db = db;
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    db.exec(SCHEMA);
+    this.stmts = {
+      upsert: db.prepare(`INSERT INTO alerts (id, key, rule, severity, category, site, device, kind, instance, state, since, fired_at, resolved_at, value, detail, flapping, consequence_of, suppressed)
+        VALUES (:id, :key, :rule, :severity, :category, :site, :device, :kind, :instance, :state, :since, :fired_at, :resolved_at, :value, :detail, :flapping, :consequence_of, :suppressed)
+        ON CONFLICT (id) DO UPDATE SET state = excluded.state, fired_at = excluded.fired_at, resolved_at = excluded.resolved_at, value = excluded.value,
+          detail = COALESCE(excluded.detail, alerts.detail), flapping = MAX(alerts.flapping, excluded.flapping)`),
+      history: db.prepare('INSERT INTO alert_history (alert_id, at, transition, detail) VALUES (?, ?, ?, ?)'),
+      byId: db.prepare('SELECT * FROM alerts WHERE id = ?'),
+      active: db.prepare("SELECT * FROM alerts WHERE state IN ('pending', 'firing') ORDER BY since"),
+      recentFirings: db.prepare('SELECT count(*) AS n FROM alerts WHERE key = ? AND fired_at >= ?'),
+    };
+  }
+
+  /** Records one engine change and returns the episode as stored. */
+  apply(change: AlertChange, rule: Rule): StoredAlert {
+    const a = change.alert;
+    const id = episodeId(a.id, a.since);
+    const existing = this.get(id);
+    const flapping = change.to === 'firing' && Number((this.stmts.recentFirings.get(a.id, change.at - FLAP_WINDOW_MS) as { n: number }).n) + 1 >= FLAP_COUNT;
+    this.db.exec('BEGIN');
+    try {
+      this.stmts.upsert.run({
+        id,
+        key: a.id,
+        rule: a.rule,
+        severity: rule.severity,
+        category: rule.category,
+        site: a.labels.site,
+        device: a.labels.device,
+        kind: a.labels.kind,
+        instance: a.labels.instance,
+        state: change.to,
+        since: a.since,
+        fired_at: a.firedAt ?? existing?.firedAt ?? null,
+        resolved_at: change.to === 'resolved' || change.to === 'cancelled' ? change.at : null,
+        value: a.value === undefined ? null : String(a.value),
+        detail: a.detail ?? null,
+        flapping: flapping ? 1 : 0,
+        consequence_of: existing?.consequenceOf ?? null,
+        suppressed: existing?.suppressed ?? null,
+      });
+      this.stmts.history.run(id, change.at, change.to, a.value === undefined ? null : String(a.value));
+      this.db.exec('COMMIT');
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    }
+    return this.get(id)!;
+  }
+
+  /** Marks why an episode is not notified, or what explains it; recorded in its history. */
+  annotate(id: string, note: { consequenceOf?: string | null; suppressed?: string | null }, at: number): void {
+    if (note.consequenceOf !== undefined) this.db.prepare('UPDATE alerts SET consequence_of = ? WHERE id = ?').run(note.consequenceOf, id);
+    if (note.suppressed !== undefined) this.db.prepare('UPDATE alerts SET suppressed = ? WHERE id = ?').run(note.suppressed, id);
+    this.stmts.history.run(id, at, 'annotated', JSON.stringify(note));
+  }
+
+  acknowledge(id: string, actor: string, at: number): StoredAlert | undefined {
+    const result = this.db.prepare("UPDATE alerts SET ack_by = ?, ack_at = ? WHERE id = ? AND ack_at IS NULL AND state IN ('pending', 'firing')").run(actor, at, id);
+    if (Number(result.changes) > 0) this.stmts.history.run(id, at, 'acknowledged', actor);
+    return this.get(id);
+  }
+
+  get(id: string): StoredAlert | undefined {
+    const row = this.stmts.byId.get(id) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  active(): StoredAlert[] {
+    return (this.stmts.active.all() as unknown as Row[]).map(fromRow);
+  }
+
+  /** The engine's view of what was pending or firing (for restore after a restart). */
+  activeForEngine(): ActiveAlert[] {
+    return this.active().map((s) => ({
+      id: s.key,
+      rule: s.rule,
+      labels: s.labels,
+      state: s.state as ActiveAlert['state'],
+      since: s.since,
+      ...(s.firedAt !== null ? { firedAt: s.firedAt } : {}),
+      ...(s.value !== null ? { value: s.value } : {}),
+      ...(s.detail !== null ? { detail: s.detail } : {}),
+    }));
+  }
+
+  list(filter: { state?: EpisodeState | 'active'; site?: string; limit?: number } = {}): StoredAlert[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.state === 'active') where.push("state IN ('pending', 'firing')");
+    else if (filter.state) {
+      where.push('state = ?');
+      args.push(filter.state);
+    }
+    if (filter.site) {
+      where.push('site = ?');
+      args.push(filter.site);
+    }
+    const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY since DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, Math.min(filter.limit ?? 200, 1_000)) as unknown as Row[]).map(fromRow);
+  }
+
+  history(id: string): { at: number; transition: string; detail: string | null }[] {
+    return this.db.prepare('SELECT at, transition, detail FROM alert_history WHERE alert_id = ? ORDER BY at, rowid').all(id) as never;
+  }
+
+  addSilence(silence: Silence): void {
+    this.db.prepare('INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?)').run(silence.id, JSON.stringify(silence.matchers), silence.startsAt, silence.endsAt, silence.createdBy, silence.comment);
+  }
+
+  removeSilence(id: string): boolean {
+    return Number(this.db.prepare('DELETE FROM silences WHERE id = ?').run(id).changes) > 0;
+  }
+
+  silences(now: number): Silence[] {
+    return (this.db.prepare('SELECT * FROM silences WHERE ends_at > ? ORDER BY starts_at').all(now) as { id: string; matchers: string; starts_at: number; ends_at: number; created_by: string; comment: string }[]).map((r) => ({
+      id: r.id,
+      matchers: JSON.parse(r.matchers) as Silence['matchers'],
+      startsAt: r.starts_at,
+      endsAt: r.ends_at,
+      createdBy: r.created_by,
+      comment: r.comment,
+    }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function fromRow(r: Row): StoredAlert {
+  const numeric = r.value !== null && r.value !== '' && !Number.isNaN(Number(r.value));
+  return {
+    id: r.id,
+    key: r.key,
+    rule: r.rule,
+    severity: r.severity as StoredAlert['severity'],
+    category: r.category,
+    labels: { site: r.site, device: r.device, kind: r.kind, instance: r.instance },
+    state: r.state as EpisodeState,
+    since: Number(r.since),
+    firedAt: r.fired_at === null ? null : Number(r.fired_at),
+    resolvedAt: r.resolved_at === null ? null : Number(r.resolved_at),
+    value: r.value === null ? null : numeric ? Number(r.value) : r.value,
+    detail: r.detail,
+    ackBy: r.ack_by,
+    ackAt: r.ack_at === null ? null : Number(r.ack_at),
+    flapping: r.flapping === 1,
+    consequenceOf: r.consequence_of,
+    suppressed: r.suppressed,
+  };
+}
