@@ -137,7 +137,7 @@ describe('e-mail channel', () => {
     const before = { ...secured.counts, received: secured.received.length };
     const error = await failure(mailChannel({ port: secured.port, auth: { user: USER, password: PASSWORD } }).send(recipient, alert(), signal()));
     expect(error).not.toBeInstanceOf(PermanentDeliveryError);
-    expect(error.message).toMatch(/certificate|self[- ]signed|verify/i);
+    expect(error.message).toMatch(/unable to verify the first certificate.*caFile must name the CA/);
     expect({ ...secured.counts, received: secured.received.length }).toEqual(before);
   });
 
@@ -163,6 +163,19 @@ describe('e-mail channel', () => {
     const everything = [error.message, JSON.stringify(error), String(error.stack), ...logLines].join('\n');
     for (const secret of [wrong, Buffer.from(wrong).toString('base64'), Buffer.from(`\0${USER}\0${wrong}`).toString('base64')]) expect(everything).not.toContain(secret);
     expect(secured.received.length).toBe(before);
+  });
+
+  it('keeps the password out of the error even when the server repeats it in its reply', async () => {
+    const careless = await startSmtpServer({ tls: { keyFile: join(pki, 'smtp.key'), certFile: join(pki, 'smtp.pem'), mode: 'starttls' }, auth: { user: USER, password: PASSWORD }, echoCredentials: true });
+    try {
+      const wrong = 'Yanlış-Parola-99';
+      const error = await failure(mailChannel({ port: careless.port, auth: { user: USER, password: wrong }, caFile: join(pki, 'ca.pem') }).send(recipient, alert(), signal()));
+      expect(error).toBeInstanceOf(PermanentDeliveryError);
+      expect(error.message).toMatch(/535 5\.7\.8 Authentication credentials invalid for \[redacted\] \(\[redacted\]\)/);
+      expect(error.message).not.toContain(wrong);
+    } finally {
+      await careless.stop();
+    }
   });
 
   it('maps a rejected recipient (550) to PermanentDeliveryError', async () => {
@@ -247,6 +260,17 @@ describe('e-mail channel', () => {
       expect(error.message).not.toContain('herkes@example.com');
     }
     expect(secured.counts.mailFrom).toBe(before);
+  });
+
+  it('cannot be made to add headers or recipients through the name, subject or id', async () => {
+    const before = secured.received.length;
+    const injected = '\r\nBcc: kotu@saldirgan.example';
+    await securedChannel().send({ ...recipient, name: `Ayşe${injected}` }, { ...alert(`n-9${injected}`), subject: `Konu${injected}` }, signal());
+    const [got] = secured.received.slice(before);
+    expect(got?.envelope.to).toEqual(['ayse.yilmaz@belediye.gov.tr']);
+    expect(got?.mail.bcc).toBeUndefined();
+    expect([...(got?.mail.headers.keys() ?? [])]).not.toContain('bcc');
+    expect(got?.mail.messageId).toMatch(/^<[0-9a-f]{32}@belediye\.gov\.tr>$/);
   });
 
   describe('configuration', () => {

@@ -13,6 +13,8 @@ export interface SmtpTestServerOptions {
   tls?: { keyFile: string; certFile: string; mode: 'starttls' | 'implicit' };
   /** AUTH PLAIN/LOGIN is required with exactly these credentials; anything else gets 535. */
   auth?: { user: string; password: string };
+  /** A careless server: its 535 reply repeats the password it was given, in clear and as AUTH PLAIN base64. */
+  echoCredentials?: boolean;
 }
 
 export interface ReceivedMail {
@@ -65,7 +67,8 @@ export async function startSmtpServer(options: SmtpTestServerOptions = {}): Prom
     onAuth(attempt, _session, callback) {
       counts.auth++;
       if (auth && attempt.username === auth.user && attempt.password === auth.password) return callback(null, { user: attempt.username });
-      callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
+      const echo = options.echoCredentials ? ` for ${attempt.password} (${Buffer.from(`\0${attempt.username}\0${attempt.password}`).toString('base64')})` : '';
+      callback(smtpError(535, `5.7.8 Authentication credentials invalid${echo}`));
     },
     onMailFrom(_address, _session, callback) {
       counts.mailFrom++;

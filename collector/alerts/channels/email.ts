@@ -157,5 +157,8 @@ function deliveryError(where: string, error: NodemailerError, scrub: (text: stri
     if (error.permanent) return new PermanentDeliveryError(`${where}: ${step} refused for good: ${reply}`);
     return new Error(`${where}: ${step} refused for now: ${reply}`);
   }
-  return new Error(`${where}: ${error.code ?? 'error'}: ${scrub(error.message.slice(0, MAX_REPLY_CHARS))}`);
+  const message = scrub(error.message.slice(0, MAX_REPLY_CHARS));
+  // Node's own hint for this error names the system CA store; here the answer is usually caFile.
+  const hint = /certificate/i.test(message) ? ' (caFile must name the CA that signed the SMTP server certificate)' : '';
+  return new Error(`${where}: ${error.code ?? 'error'}: ${message}${hint}`);
 }
