@@ -125,7 +125,7 @@ describe('the notification file', () => {
     expect(errorOf((raw) => (raw.contacts[0].phone = '+90 532 123 45'))).toContain('contacts[0].phone: expected a phone number like "+90 532 123 45 67"');
     expect(errorOf((raw) => (raw.contacts[0].email = 'ahmet@'))).toContain('contacts[0].email: expected an e-mail address');
     expect(errorOf((raw) => (raw.contacts[3].webhook = 'ftp://x'))).toContain('contacts[3].webhook: expected an http(s) URL');
-    expect(errorOf((raw) => (raw.contacts[2] = { id: 'zeynep', name: 'Zeynep' }))).toContain('contacts[2].email: a contact needs at least one of email, phone, webhook');
+    expect(errorOf((raw) => (raw.contacts[2] = { id: 'zeynep', name: 'Zeynep' }))).toContain('contacts[2]: a contact needs at least one of email, phone, webhook');
     expect(errorOf((raw) => (raw.contacts[4].id = 'ahmet'))).toContain('contacts[4].id: contact "ahmet" is defined twice');
     expect(errorOf((raw) => raw.routes.pop())).toContain('routes[1].match: the last route must be a catch-all');
     expect(errorOf((raw) => raw.routes.unshift({ team: 'donanim', offHours: { channels: ['eposta'], to: 'team' } }))).toContain('routes[0].match: matches every alert');
@@ -149,6 +149,7 @@ describe('the notification file', () => {
     expect(errorOf((raw) => (raw.teams[0].holidays[0] = '2026-02-30'))).toContain('teams[0].holidays[0]: expected a date like "2026-10-29"');
     expect(errorOf((raw) => (raw.teams[0].onDuty.handoff = 'pazartesi 08:30'))).toContain('teams[0].onDuty.handoff: expected a local date and time');
     expect(errorOf((raw) => (raw.teams[0].onDuty.rotation = 'monthly'))).toContain('teams[0].onDuty.rotation');
+    expect(errorOf((raw) => (raw.teams[0].onDuty.overrides[0].to = '2026-11-11T08:30'))).toContain('teams[0].onDuty.overrides[0].to: to must be after from');
     expect(errorOf((raw) => (raw.teams[0].onduty = raw.teams[0].onDuty))).toContain('teams[0]: Unrecognized key: "onduty"');
     expect(errorOf((raw) => (raw.timezone = 'Europe/Ankara'))).toContain('timezone: expected an IANA time zone like "Europe/Istanbul"');
   });
@@ -200,6 +201,16 @@ describe('working hours (08:30–17:30 Istanbul, Monday to Friday)', () => {
     expect(isWorkingHours(donanim, utc('2026-10-28T09:59:00Z'), TZ)).toBe(true); // Wednesday 12:59, arife morning
     expect(isWorkingHours(donanim, utc('2026-10-28T10:00:00Z'), TZ)).toBe(false); // 13:00, the half day off begins
     expect(isWorkingHours(donanim, utc('2026-10-30T06:00:00Z'), TZ)).toBe(true); // Friday after: back at work
+  });
+
+  it('end a half day off at midnight', () => {
+    const raw = parseYaml(FILE);
+    raw.teams[0].holidays = ['2026-11-05T13:00'];
+    const halfDay = parseRouting(stringify(raw), 'x.yaml').teams[0]!;
+    expect(isWorkingHours(halfDay, utc('2026-11-05T09:59:00Z'), TZ)).toBe(true); // Thursday 12:59
+    expect(isWorkingHours(halfDay, utc('2026-11-05T10:00:00Z'), TZ)).toBe(false); // 13:00
+    expect(isWorkingHours(halfDay, utc('2026-11-06T05:30:00Z'), TZ)).toBe(true); // Friday 08:30
+    expect(isWorkingHours(halfDay, utc('2026-11-06T10:00:00Z'), TZ)).toBe(true); // Friday 13:00
   });
 
   it('never apply to a team without working hours', () => {
@@ -319,6 +330,13 @@ describe('recipients', () => {
       skipped: [],
     });
     expect(escalationFor(routing.routes[1]!, routing, now, KINDS)).toBeUndefined();
+    // Without `to` the escalation goes to the team's manager; a team without one is refused.
+    const raw = parseYaml(FILE);
+    raw.routes[0].escalate = { after: '30m', channels: ['sms', 'sohbet'] };
+    const byDefault = parseRouting(stringify(raw), 'x.yaml');
+    expect(addresses(escalationFor(byDefault.routes[0]!, byDefault, now, KINDS)!)).toEqual(['mehmet/sms/+905051112233/tr', 'mehmet/sohbet/https://sohbet.belediye.gov.tr/hooks/mehmet/tr']);
+    delete raw.teams[0].manager;
+    expect(() => parseRouting(stringify(raw), 'x.yaml')).toThrow('routes[0].escalate.to: team "donanim" has no manager');
   });
 });
 

@@ -100,7 +100,7 @@ const contactSchema = z
     webhook: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
     language: z.enum(LANGUAGES).default('tr'),
   })
-  .refine((c) => c.email !== undefined || c.phone !== undefined || c.webhook !== undefined, { message: 'a contact needs at least one of email, phone, webhook', path: ['email'] });
+  .refine((c) => c.email !== undefined || c.phone !== undefined || c.webhook !== undefined, 'a contact needs at least one of email, phone, webhook');
 
 const workingHoursSchema = z
   .strictObject({
@@ -161,7 +161,8 @@ const routeSchema = z.strictObject({
   groupWait: durationSchema.default(30_000),
   /** "0" sends a firing alert once. */
   repeat: durationSchema.default(14_400_000),
-  escalate: z.strictObject({ after: durationSchema, to: targetSchema, channels: z.array(id).min(1) }).optional(),
+  /** A firing alert nobody acknowledged within `after` also goes to `to`: the team's manager unless named. */
+  escalate: z.strictObject({ after: durationSchema, to: targetSchema.default('manager'), channels: z.array(id).min(1) }).optional(),
   resolved: z.boolean().default(true),
 });
 

@@ -9,7 +9,7 @@ import { DAY_NAMES, type Contact, type MaintenanceWindow, type Route, type Routi
 const DAY = 86_400_000;
 
 export interface WallClock {
-  /** The local date and time read as if it were UTC: comparable with the file's times (see routing-schema.ts). */
+  /** The local date and time read as if it were UTC, to the second (the file's times are whole minutes): comparable with them (see routing-schema.ts). */
   ms: number;
   /** 0 = Sunday, as DAY_NAMES. */
   weekday: number;
@@ -28,7 +28,7 @@ export function wallClock(now: number, timezone: string): WallClock {
   const part: Partial<Record<Intl.DateTimeFormatPartTypes, number>> = {};
   for (const p of format.formatToParts(now)) part[p.type] = Number(p.value);
   const [hour, minute] = [part.hour ?? 0, part.minute ?? 0];
-  const ms = Date.UTC(part.year ?? 1970, (part.month ?? 1) - 1, part.day ?? 1, hour, minute, part.second ?? 0) + (((now % 1000) + 1000) % 1000);
+  const ms = Date.UTC(part.year ?? 1970, (part.month ?? 1) - 1, part.day ?? 1, hour, minute, part.second ?? 0);
   return { ms, weekday: new Date(ms).getUTCDay(), minutes: hour * 60 + minute };
 }
 
