@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceUnreachableError } from '../collector/devices/driver.ts';
 import { snmpDriver } from '../collector/devices/drivers/snmp.ts';
 import { deviceEntrySchema } from '../collector/devices/inventory.ts';
+import { nextPollDelay, pollPhase } from '../collector/devices/poller.ts';
 import { parseProfile } from '../collector/devices/profile-loader.ts';
 import { compileExpression } from '../collector/devices/snmp/expr.ts';
 import { interpretPoll } from '../collector/devices/snmp/interpret.ts';
@@ -47,6 +48,21 @@ describe('profile expressions', () => {
     const bad = `id: bad\nkind: ups\ndescription: x\nscalars:\n  - measurement: ups\n    fields:\n      load_pct: { type: compute, vars: { a: 1.3.6.1.2.1.1.3.0 }, expr: "a * b" }\n`;
     expect(() => parseProfile(bad, 'bad.yaml')).toThrow(/bad\.yaml: ups\.load_pct: unknown variable "b"/);
     expect(() => parseProfile('id: x\nkind: toaster\ndescription: y\n', 'x.yaml')).toThrow(/kind/);
+  });
+});
+
+describe('poll schedule', () => {
+  it('spreads 500 devices evenly over their interval, each at a fixed phase', () => {
+    const interval = 60_000;
+    const perTenSeconds = new Array<number>(6).fill(0);
+    for (let i = 0; i < 500; i++) perTenSeconds[Math.floor(pollPhase(`merkez/ups-${i}`, interval) / 10_000)]!++;
+    for (const n of perTenSeconds) expect(n).toBeGreaterThan(50);
+    const phase = pollPhase('merkez/ups-1', interval);
+    const now = 1_000_000_000_000;
+    const next = now + nextPollDelay(now, interval, phase);
+    expect(next % interval).toBe(phase % interval);
+    expect(next - now).toBeGreaterThanOrEqual(interval / 4);
+    expect(next - now).toBeLessThanOrEqual(interval * 1.25);
   });
 });
 
