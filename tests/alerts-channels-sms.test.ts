@@ -9,7 +9,7 @@ import { smsSmppChannel } from '../collector/alerts/channels/sms-smpp.ts';
 import { createLogger } from '../src/log.ts';
 import { startFakeIletiMerkezi, startFakeNetgsm, startFakeSmsc, type FakeSmsc } from './helpers/sms-gateways.ts';
 import { startHttpStub, startSilentServer, type HttpStub, type SilentServer } from './helpers/loopback-stubs.ts';
-import { freePort } from './helpers/servers.ts';
+import { freePort, waitFor } from './helpers/servers.ts';
 
 // SMS channels against peers on loopback: the fake Netgsm, İleti Merkezi and SMSC in
 // helpers/sms-gateways.ts follow the providers' public documentation (the real services cannot
@@ -491,11 +491,25 @@ describe('SMPP (sms-smpp)', () => {
     const c = channel();
     await c.send(ayse, sms(UPS), never());
     const binds = smsc.binds;
+    const noticed = logLines.length;
     smsc.dropSessions();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the channel to notice the lost session', async () => logLines.slice(noticed).some((l) => l.includes('SMPP session closed')), 5_000, 20);
     await c.send(ayse, sms(FIBER), never());
     expect(smsc.binds).toBe(binds + 1);
     expect(smsc.messages.at(-1)!.text).toBe(FIBER);
+  });
+
+  it('an SMSC that no longer sees the session bound (0x04) gets a new bind on the next message', async () => {
+    const c = channel();
+    await c.send(ayse, sms(UPS), never());
+    const binds = smsc.binds;
+    smsc.failNext(0x04);
+    expect(await failure(c.send(ayse, sms(UPS), never()))).not.toBeInstanceOf(PermanentDeliveryError);
+    await waitFor('the session to be dropped', async () => {
+      await c.send(ayse, sms(FIBER), never());
+      return true;
+    }, 5_000, 50);
+    expect(smsc.binds).toBe(binds + 1);
   });
 
   it('keeps an idle session alive with enquire_link', async () => {
@@ -523,10 +537,24 @@ describe('SMPP (sms-smpp)', () => {
     }
   });
 
+  it("honours the caller's signal while binding", async () => {
+    const silent = await startSilentServer();
+    try {
+      const started = Date.now();
+      const error = await failure(channel({ url: silent.url.replace('http:', 'smpp:'), timeoutMs: 30_000 }).send(ayse, sms(UPS), AbortSignal.timeout(200)));
+      expect(error.message).toContain('cancelled');
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      await silent.close();
+    }
+  });
+
   it('close unbinds, and a closed channel sends nothing', async () => {
     const c = channel();
     await c.send(ayse, sms(UPS), never());
+    const unbinds = smsc.unbinds;
     await c.close();
+    expect(smsc.unbinds).toBe(unbinds + 1);
     expect(await failure(c.send(ayse, sms(UPS), never()))).not.toBeInstanceOf(PermanentDeliveryError);
     expect(logLines.join('\n')).not.toMatch(/smpp1234|yanlis12/);
   });

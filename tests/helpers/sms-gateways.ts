@@ -259,6 +259,7 @@ export interface FakeSmsc {
   messages: SmscMessage[];
   binds: number;
   enquireLinks: number;
+  unbinds: number;
   /** Answers the next submit_sm with this command_status. */
   failNext(status: number): void;
   /** Drops every session, as a network cut or an SMSC restart would. */
@@ -274,6 +275,7 @@ export async function startFakeSmsc(account: SmscAccount): Promise<FakeSmsc> {
   const incomplete = new Map<string, SubmittedPart[]>();
   let binds = 0;
   let enquireLinks = 0;
+  let unbinds = 0;
   let forced: number | undefined;
   let nextId = 1;
 
@@ -341,6 +343,7 @@ export async function startFakeSmsc(account: SmscAccount): Promise<FakeSmsc> {
       session.send(pdu.response());
     });
     session.on('unbind', (pdu: PDU) => {
+      unbinds++;
       session.send(pdu.response());
       session.close();
     });
@@ -357,6 +360,9 @@ export async function startFakeSmsc(account: SmscAccount): Promise<FakeSmsc> {
     },
     get enquireLinks() {
       return enquireLinks;
+    },
+    get unbinds() {
+      return unbinds;
     },
     failNext(status) {
       forced = status;

@@ -57,6 +57,10 @@ export interface HttpSmsSettings {
   secrets: readonly string[];
 }
 
+export const httpUrlSchema = z
+  .string()
+  .max(2000)
+  .refine((text) => ['http:', 'https:'].includes(URL.parse(text)?.protocol ?? ''), 'expected an http:// or https:// URL');
 export const timeoutMsSchema = z.number().int().min(100).max(120_000).default(10_000);
 export const maxSegmentsSchema = z.number().int().min(1).max(10).default(3);
 export const phoneFormatSchema = z.enum(['national', 'international', 'e164']);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PermanentDeliveryError, type ChannelFactory } from './channel.ts';
-import { httpSmsChannel, maxSegmentsSchema, parseJson, phoneFormatSchema, timeoutMsSchema, type SmsGateway } from './sms-http.ts';
+import { httpSmsChannel, httpUrlSchema, maxSegmentsSchema, parseJson, phoneFormatSchema, timeoutMsSchema, type SmsGateway } from './sms-http.ts';
 
 // İleti Merkezi through its JSON API:
 //   POST https://api.iletimerkezi.com/v1/send-sms/json, Content-Type application/json,
@@ -20,7 +20,7 @@ export const iletiMerkeziConfigSchema = z.strictObject({
   secretHash: z.string().min(1).max(256),
   /** Approved sender title: at most 11 characters, no Turkish letters (their code 460). */
   sender: z.string().regex(/^[\x20-\x7e]{1,11}$/, 'expected at most 11 characters without Turkish letters'),
-  url: z.string().regex(/^https?:\/\//, 'expected an http:// or https:// URL').default('https://api.iletimerkezi.com/v1/send-sms/json'),
+  url: httpUrlSchema.default('https://api.iletimerkezi.com/v1/send-sms/json'),
   phoneFormat: phoneFormatSchema.default('national'),
   /** Whether Turkish letters go out with the Turkish single shift table; only changes the part count we plan for. */
   turkishShift: z.boolean().default(true),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PermanentDeliveryError, type ChannelFactory } from './channel.ts';
-import { httpSmsChannel, maxSegmentsSchema, parseJson, timeoutMsSchema, type SmsGateway } from './sms-http.ts';
+import { httpSmsChannel, httpUrlSchema, maxSegmentsSchema, parseJson, timeoutMsSchema, type SmsGateway } from './sms-http.ts';
 
 // Netgsm through its REST v2 API, the one Netgsm's own SDKs use (the older /sms/send/get and
 // /sms/send/xml forms are kept by Netgsm for existing integrations):
@@ -21,7 +21,7 @@ export const netgsmConfigSchema = z.strictObject({
   /** Approved sender name (msgheader), at most 11 characters. */
   sender: z.string().min(1).max(11),
   appname: z.string().min(1).max(64).optional(),
-  url: z.string().regex(/^https?:\/\//, 'expected an http:// or https:// URL').default('https://api.netgsm.com.tr/sms/rest/v2/send'),
+  url: httpUrlSchema.default('https://api.netgsm.com.tr/sms/rest/v2/send'),
   timeoutMs: timeoutMsSchema,
   maxSegments: maxSegmentsSchema,
 });

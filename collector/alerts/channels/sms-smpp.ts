@@ -161,6 +161,16 @@ export function smppChannel(name: string, config: SmppConfig, log: Logger): Noti
     return link;
   }
 
+  /** Waits for `promise` only as long as the caller wants; the bind itself goes on and serves the next message. */
+  function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(new Error(`${name}: sending was cancelled`));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
   return {
     name,
     addressKind: 'phone',
@@ -169,7 +179,7 @@ export function smppChannel(name: string, config: SmppConfig, log: Logger): Noti
       const to = formatTurkishMobile(recipient.address, config.phoneFormat);
       if (!to) throw new PermanentDeliveryError(`${name}: the phone number of ${recipient.name} is not a Turkish mobile number (5XXXXXXXXX)`);
       const { plan, parts } = splitSms(fitSms(message.short, config.maxSegments, planOptions), planOptions);
-      const current = await open();
+      const current = await abortable(open(), signal);
       // Derived from the notification id, so a retry reuses the reference and a phone can merge duplicate parts.
       const ref = createHash('sha256').update(message.id).digest()[0]!;
       const ids: string[] = [];
@@ -196,6 +206,8 @@ export function smppChannel(name: string, config: SmppConfig, log: Logger): Noti
           const progress = index > 0 ? ` after ${index} of ${parts.length} parts were accepted` : '';
           const why = `${PERMANENT_STATUS[status] ?? 'submit_sm refused'}, status ${hex(status)}${progress}`;
           if (PERMANENT_STATUS[status]) throw new PermanentDeliveryError(`${name}: ${host} refused the message to ${recipient.name} (${why})`);
+          // ESME_RINVBNDSTS: the SMSC no longer sees us bound; start over with a new session.
+          if (status === 0x04) current.session.destroy();
           throw new Error(`${name}: ${host} did not take the message (${why})`);
         }
         if (typeof answer['message_id'] === 'string' && answer['message_id'] !== '') ids.push(answer['message_id']);
