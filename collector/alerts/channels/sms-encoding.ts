@@ -5,11 +5,12 @@
 // (Annex A.2.1), which replaces the extension table and adds Ğ İ Ş ç ğ ı ş (plus the usual
 // ^ { } \ [ ~ ] | €) as ESC pairs. Anything else needs UCS-2 (UTF-16; a character outside the
 // BMP takes two units). The Turkish locking shift table (A.3.1) is not used: it gives the
-// Turkish letters one septet each but drops è ì Ø ø Æ æ ¡ ¿ from the base table, handset support
-// is weaker, and a message that a phone reads against the wrong table shows the wrong letters.
+// Turkish letters one septet each but drops è ì Ø ø Æ æ ¡ ¿ from the base table, phone SMS stacks
+// (Android, Symbian) use it only where the operator or regulator asks, and a message read against
+// the wrong table shows the wrong letters.
 //
-// Capacities follow from TP-User-Data being 140 octets (3GPP TS 23.040 §9.2.3.16) and the user
-// data header (§9.2.3.24) taking room in it: UDHL (1 octet) + concatenation IE 0x00 with an
+// Capacities follow from TP-User-Data being at most 140 octets and the user data header taking
+// room in it (3GPP TS 23.040 §9.2.3.24): UDHL (1 octet) + concatenation IE 0x00 with an
 // 8-bit reference (5 octets) + national language single shift IE 0x24 (3 octets). With 7-bit
 // text the header is padded to a septet boundary, so: 160 septets plain, 153 per part
 // (6 octets → 7 septets), 155 with the shift IE alone (4 octets → 5 septets), 149 per part with
