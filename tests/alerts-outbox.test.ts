@@ -509,6 +509,30 @@ describe('hostile input', () => {
     expect(() => outbox.list({ limit: -1 })).toThrow(/limit/);
   });
 
+  it('gives up an entry damaged on disk without blocking the recipient or the worker', async () => {
+    const gateway = await startGateway();
+    const path = file();
+    const first = openOutbox(path, []);
+    first.outbox.enqueue([item('gw', ayse, 'bozuk'), item('gw', ayse, 'sağlam')]);
+    await first.outbox.close();
+    const db = new DatabaseSync(path);
+    db.prepare(`UPDATE entries SET message = '{"subject":' WHERE id = 1`).run();
+    db.close();
+
+    const { outbox, events } = openOutbox(path, [gatewayChannel('gw', gateway.url).channel]);
+    expect(outbox.list().map((e) => e.subject)).toEqual(['sağlam', '?']);
+    outbox.start();
+    await waitFor('the readable one delivered', async () => events.delivered.length === 1, 5_000);
+    expect(gateway.received.map((r) => r.subject)).toEqual(['sağlam']);
+    expect(events.failed.map((f) => [f.entry.id, f.error.message])).toEqual([[1, 'entry damaged on disk: message unreadable']]);
+  });
+
+  it('refuses a file that is not an outbox with a clear error', () => {
+    const path = file();
+    writeFileSync(path, 'bu bir veritabanı değil '.repeat(100));
+    expect(() => Outbox.open(path, { channels: new Map(), log })).toThrow(/cannot open the notification outbox .*outbox\.sqlite: file is not a database/);
+  });
+
   it('refuses bad settings with the field named', () => {
     const base = { channels: new Map(), log };
     expect(() => Outbox.open(':memory:', { ...base, rateLimit: { perRecipient: 0, windowMs: 1_000 } })).toThrow(/rateLimit\.perRecipient/);

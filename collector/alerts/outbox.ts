@@ -254,7 +254,7 @@ export class Outbox {
     }
   }
 
-  /** Channels after a configuration reload; sends in flight finish on the channel they started with. */
+  /** Channels after a configuration reload; sends in flight finish on the channel they started with (the caller closes the old ones). */
   setChannels(channels: ReadonlyMap<string, NotificationChannel>): void {
     this.channels = channels;
     this.wakeSoon();
@@ -418,8 +418,12 @@ export class Outbox {
           wakeAt = Math.min(wakeAt, head.next_at);
           continue;
         }
-        if (now - head.created_at >= this.settings.maxAgeMs) {
-          this.finishFailed(toEntry(head), new Error(`not delivered within ${Math.round(this.settings.maxAgeMs / 60_000)} min`), head.attempts, now);
+        const message = parseMessage(head.message);
+        const expired = now - head.created_at >= this.settings.maxAgeMs;
+        if (!message || expired) {
+          // A damaged row is given up like an expired one: it must not block its recipient's queue.
+          const reason = message ? `not delivered within maxAgeMs (${this.settings.maxAgeMs} ms)` : 'entry damaged on disk: message unreadable';
+          this.finishFailed(toEntry(head), new Error(reason), head.attempts, now);
           again = true;
           continue;
         }
@@ -430,7 +434,7 @@ export class Outbox {
           if (head.kind === 'notification') this.hold(head, now);
           continue;
         }
-        this.deliver(toEntry(head));
+        this.deliver({ ...toEntry(head), message });
       }
       if (again) this.wakeSoon();
     } catch (error) {
@@ -465,7 +469,7 @@ export class Outbox {
       count = held.length;
       const id = `summary-${first.id}-${last.id}`;
       const message = summaryMessage(
-        held.map((row) => (JSON.parse(row.message) as OutgoingMessage).subject),
+        held.map((row) => parseMessage(row.message)?.subject ?? '?'),
         last.language,
         this.settings.rateLimit,
         id,
@@ -629,6 +633,7 @@ function prepare(db: DatabaseSync) {
   };
 }
 
+/** A message damaged on disk reads as subject '?': listing still works, the worker gives the entry up. */
 function toEntry(row: Row): OutboxEntry {
   return {
     id: row.id,
@@ -636,7 +641,7 @@ function toEntry(row: Row): OutboxEntry {
     notificationId: row.notification_id,
     channel: row.channel,
     recipient: { name: row.recipient_name, address: row.address, language: row.language },
-    message: JSON.parse(row.message) as OutgoingMessage,
+    message: parseMessage(row.message) ?? { id: row.notification_id, subject: '?', text: '', html: '', short: '' },
     severity: row.severity,
     state: row.state,
     attempts: row.attempts,
@@ -648,6 +653,15 @@ function toEntry(row: Row): OutboxEntry {
     ...(row.provider_id !== null ? { providerId: row.provider_id } : {}),
     ...(row.summary_id !== null ? { summaryId: row.summary_id } : {}),
   };
+}
+
+function parseMessage(text: string): OutgoingMessage | undefined {
+  try {
+    const parsed = messageSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const logFields = (entry: OutboxEntry) => ({ entry: entry.id, notification: entry.notificationId, channel: entry.channel, recipient: entry.recipient.name, address: maskAddress(entry.recipient.address) });
