@@ -62,7 +62,7 @@ export async function startBenchCollector(influxUrl: string, spool: 'disk' | 'me
       registry: { path: join(dir, 'registry.sqlite') },
       queue: { path: spoolPath },
       security: { path: join(dir, 'security.sqlite'), deviceAuth: 'open', apiAuth: 'open' },
-      alerts: { path: join(dir, 'alerts.sqlite') },
+      alerts: { path: join(dir, 'alerts.sqlite'), outboxPath: join(dir, 'outbox.sqlite') },
     }),
   );
   const proc = startProcess(process.execPath, ['--disable-warning=ExperimentalWarning', 'collector/main.ts', '--config', config], { env: { ...process.env, LOG_LEVEL: 'warn' } });

@@ -10,6 +10,7 @@ import { startEmbeddedBroker } from './broker/embedded.ts';
 import { connectExternalBroker } from './broker/external.ts';
 import type { CollectorConfig } from './config.ts';
 import { startAlertService, type AlertService } from './alerts/alert-service.ts';
+import { startNotificationService, type NotificationService } from './alerts/notification-service.ts';
 import { startDeviceService, type DeviceService } from './devices/device-service.ts';
 import { createIngest, createMessageSink, transitionToPoint } from './ingest/ingest.ts';
 import { DeviceRegistry } from './registry/device-registry.ts';
@@ -91,6 +92,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   // Every accepted point passes the rule engine on its way to the queue.
   const alerts: AlertService | undefined = config.alerts.enabled ? startAlertService(config, queue, metrics, log) : undefined;
   const sink = alerts?.sink ?? queue;
+  const notifications: NotificationService | undefined = alerts ? startNotificationService(config, alerts, metrics, log) : undefined;
   const ingestLog = rateLimited(log, { burst: 20, windowMs: 60_000 });
   const ingestOptions = {
     registry,
@@ -134,7 +136,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     broker = await connectExternalBroker({ ...config.broker, handler, log });
   }
 
-  const api = createApiApp({ registry, metrics, security, alerts: alerts?.store, apiAuth: config.security.apiAuth, ready: () => true, onDeviceRevoked: (address) => disconnect(deviceUsername(address)) });
+  const api = createApiApp({ registry, metrics, security, alerts: alerts?.store, ackTokens: notifications?.notifier, apiAuth: config.security.apiAuth, ready: () => true, onDeviceRevoked: (address) => disconnect(deviceUsername(address)) });
   const server: Server = await new Promise((resolve, reject) => {
     const tls = config.api.tls;
     const s: Server = tls ? createHttpsServer({ key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }, api) : createHttpServer(api);
@@ -183,6 +185,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         await devices?.close();
         await broker.close();
         queue.enqueue(metrics.toPoints(Date.now(), config.instance));
+        await notifications?.close();
         alerts?.close();
         await queue.close();
         spool.close();

@@ -112,6 +112,10 @@ export const collectorConfigSchema = z.strictObject({
       path: z.string().min(1).default('./data/alerts.sqlite'),
       /** Your rules on top of the shipped defaults (same id replaces a default). Reloaded on change. */
       rulesFile: fileName.optional(),
+      /** People, teams, rotations, routes, channels (docs/alerts.md); none: alerts are recorded, nobody is notified. */
+      notifyFile: fileName.optional(),
+      /** The durable outbox of notifications. */
+      outboxPath: z.string().min(1).default('./data/outbox.sqlite'),
     })
     .prefault({}),
   /** Devices without an agent (UPS, switches, NVRs…), polled over SNMP or HTTP: docs/devices.md. */

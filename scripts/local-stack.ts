@@ -113,6 +113,7 @@ async function main(): Promise<void> {
     COLLECTOR_QUEUE__PATH: join(stateDir, 'spool.sqlite'),
     COLLECTOR_SECURITY__PATH: join(stateDir, 'security.sqlite'),
     COLLECTOR_ALERTS__PATH: join(stateDir, 'alerts.sqlite'),
+    COLLECTOR_ALERTS__OUTBOX_PATH: join(stateDir, 'outbox.sqlite'),
   };
   start('collector', node, ['collector/main.ts'], collectorEnv);
   const token = apiToken(collectorEnv);

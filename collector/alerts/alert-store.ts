@@ -32,9 +32,16 @@ export interface StoredAlert {
   flapping: boolean;
   /** Another alert (a site's uplink or UPS) explains this one. */
   consequenceOf: string | null;
-  /** Why nobody is told: "maintenance:<id>" or "silence:<id>". */
+  /** Why nobody is told: "maintenance:<id>", "silence:<id>" or "flapping". */
   suppressed: string | null;
+  /** When people were first told, last told (repeats), escalated, and told it resolved. */
+  notifiedAt: number | null;
+  lastNotifiedAt: number | null;
+  escalatedAt: number | null;
+  resolvedNotifiedAt: number | null;
 }
+
+export type NotificationMark = 'notified' | 'repeated' | 'escalated' | 'resolved_notified';
 
 export interface Silence {
   id: string;
@@ -66,6 +73,10 @@ interface Row {
   flapping: number;
   consequence_of: string | null;
   suppressed: string | null;
+  notified_at: number | null;
+  last_notified_at: number | null;
+  escalated_at: number | null;
+  resolved_notified_at: number | null;
 }
 
 const SCHEMA = `
@@ -74,12 +85,14 @@ const SCHEMA = `
     site TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL, instance TEXT NOT NULL,
     state TEXT NOT NULL, since INTEGER NOT NULL, fired_at INTEGER, resolved_at INTEGER,
     value TEXT, detail TEXT, ack_by TEXT, ack_at INTEGER, flapping INTEGER NOT NULL DEFAULT 0,
-    consequence_of TEXT, suppressed TEXT);
+    consequence_of TEXT, suppressed TEXT,
+    notified_at INTEGER, last_notified_at INTEGER, escalated_at INTEGER, resolved_notified_at INTEGER);
   CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state);
   CREATE INDEX IF NOT EXISTS alerts_key ON alerts (key, since);
   CREATE TABLE IF NOT EXISTS alert_history (
     alert_id TEXT NOT NULL, at INTEGER NOT NULL, transition TEXT NOT NULL, detail TEXT);
   CREATE INDEX IF NOT EXISTS alert_history_alert ON alert_history (alert_id, at);
+  CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS silences (
     id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,
     created_by TEXT NOT NULL, comment TEXT NOT NULL);`;
@@ -157,6 +170,40 @@ export class AlertStore {
     if (note.consequenceOf !== undefined) this.db.prepare('UPDATE alerts SET consequence_of = ? WHERE id = ?').run(note.consequenceOf, id);
     if (note.suppressed !== undefined) this.db.prepare('UPDATE alerts SET suppressed = ? WHERE id = ?').run(note.suppressed, id);
     this.stmts.history.run(id, at, 'annotated', JSON.stringify(note));
+  }
+
+  /** Records that people were told (kept across restarts, so nothing is sent twice or forgotten). */
+  markNotified(ids: readonly string[], mark: NotificationMark, at: number): void {
+    const column = { notified: 'notified_at', repeated: 'last_notified_at', escalated: 'escalated_at', resolved_notified: 'resolved_notified_at' }[mark];
+    const update = this.db.prepare(`UPDATE alerts SET ${column} = ?${mark === 'notified' ? ', last_notified_at = ?' : ''} WHERE id = ?`);
+    this.db.exec('BEGIN');
+    for (const id of ids) {
+      if (mark === 'notified') update.run(at, at, id);
+      else update.run(at, id);
+      this.stmts.history.run(id, at, mark, null);
+    }
+    this.db.exec('COMMIT');
+  }
+
+  /** Firing episodes nobody was told of yet, and resolved ones whose resolution was not told: what a restart must still send. */
+  unnotified(): StoredAlert[] {
+    const sql = `SELECT * FROM alerts WHERE suppressed IS NULL AND consequence_of IS NULL AND (
+      (state = 'firing' AND notified_at IS NULL) OR (state = 'resolved' AND notified_at IS NOT NULL AND resolved_notified_at IS NULL)) ORDER BY since`;
+    return (this.db.prepare(sql).all() as unknown as Row[]).map(fromRow);
+  }
+
+  /** Alerts another one explains (counted in its notification). */
+  consequencesOf(id: string): number {
+    return Number((this.db.prepare('SELECT count(*) AS n FROM alerts WHERE consequence_of = ?').get(id) as { n: number }).n);
+  }
+
+  /** A secret kept with the alerts (the key that signs acknowledge links), created on first use. */
+  secret(name: string, create: () => string): string {
+    const found = this.db.prepare('SELECT value FROM settings WHERE name = ?').get(name) as { value: string } | undefined;
+    if (found) return found.value;
+    const value = create();
+    this.db.prepare('INSERT INTO settings (name, value) VALUES (?, ?)').run(name, value);
+    return value;
   }
 
   acknowledge(id: string, actor: string, at: number): StoredAlert | undefined {
@@ -252,5 +299,9 @@ function fromRow(r: Row): StoredAlert {
     flapping: r.flapping === 1,
     consequenceOf: r.consequence_of,
     suppressed: r.suppressed,
+    notifiedAt: r.notified_at === null ? null : Number(r.notified_at),
+    lastNotifiedAt: r.last_notified_at === null ? null : Number(r.last_notified_at),
+    escalatedAt: r.escalated_at === null ? null : Number(r.escalated_at),
+    resolvedNotifiedAt: r.resolved_notified_at === null ? null : Number(r.resolved_notified_at),
   };
 }

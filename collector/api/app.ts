@@ -5,6 +5,7 @@ import type { DeviceRegistry } from '../registry/device-registry.ts';
 import type { SecurityStore } from '../security/store.ts';
 import type { SelfMetrics } from '../self-metrics.ts';
 import { apiAuthentication } from './auth.ts';
+import { ackRouter, type AckTokens } from './routes/ack.ts';
 import { alertsRouter } from './routes/alerts.ts';
 import { devicesRouter } from './routes/devices.ts';
 import { enrollmentRouter } from './routes/enrollment.ts';
@@ -20,6 +21,8 @@ export interface ApiDeps {
   security: SecurityStore;
   /** Undefined when alerting is turned off: the alert routes say so. */
   alerts: AlertStore | undefined;
+  /** Verifies acknowledge links of notification mails (undefined: notifications are off). */
+  ackTokens?: AckTokens | undefined;
   apiAuth: 'tokens' | 'open';
   ready: () => boolean;
   /** Called when the API revoked a device, to disconnect it at once. */
@@ -28,7 +31,7 @@ export interface ApiDeps {
 
 /** Routes anyone may call: probes, the API description, and what agents prove with their own secrets. */
 function publicRouters(deps: ApiDeps): Router[] {
-  return [healthRouter(deps.metrics, deps.ready), openApiRouter(), enrollmentRouter(deps.security)];
+  return [healthRouter(deps.metrics, deps.ready), openApiRouter(), enrollmentRouter(deps.security), ackRouter(deps.ackTokens, deps.alerts, deps.security)];
 }
 
 /** Routes behind an API token. */
@@ -45,6 +48,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(express.json({ limit: '64kb' }));
+  app.use(express.urlencoded({ extended: false, limit: '1kb' }));
   for (const router of publicRouters(deps)) app.use(router);
   app.use('/api/v1', apiAuthentication(deps.security, deps.apiAuth));
   for (const router of protectedRouters(deps)) app.use(router);

@@ -30,7 +30,7 @@ export async function startCollectorProcess(config: Record<string, unknown>, reu
     api: { host: '127.0.0.1', ...(config.api as object | undefined), port: apiPort },
     registry: { path: join(dir, 'registry.sqlite'), ...(config.registry as object | undefined) },
     queue: { path: join(dir, 'spool.sqlite'), ...(config.queue as object | undefined) },
-    alerts: { path: join(dir, 'alerts.sqlite'), ...(config.alerts as object | undefined) },
+    alerts: { path: join(dir, 'alerts.sqlite'), outboxPath: join(dir, 'outbox.sqlite'), ...(config.alerts as object | undefined) },
     // Tests that are not about identity run open; the security tests turn authentication on.
     security: { path: join(dir, 'security.sqlite'), deviceAuth: 'open', apiAuth: 'open', ...(config.security as object | undefined) },
   };
