@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startProcess, tempDir, waitFor, type ManagedProcess } from './servers.ts';
@@ -93,10 +93,15 @@ export async function startSnmpsim(recordings: Record<string, string>): Promise<
   const cacheDir = join(dir, 'cache');
   mkdirSync(dataDir);
   mkdirSync(cacheDir);
+  // snmpsim re-indexes a recording whose modification time changed, at one-second resolution:
+  // two swaps within a second would go unseen, so every swap gets a later whole second.
+  let lastMtimeS = 0;
   const serve = (community: string, recording: string) => {
-    cpSync(join(SNMP_FIXTURES, recording), join(dataDir, `${community}.snmprec`));
-    // snmpsim re-indexes a recording whose modification time changed.
-    chmodSync(join(dataDir, `${community}.snmprec`), 0o644);
+    const target = join(dataDir, `${community}.snmprec`);
+    cpSync(join(SNMP_FIXTURES, recording), target);
+    chmodSync(target, 0o644);
+    lastMtimeS = Math.max(Math.ceil(Date.now() / 1000), lastMtimeS + 1);
+    utimesSync(target, lastMtimeS, lastMtimeS);
   };
   for (const [community, recording] of Object.entries(recordings)) serve(community, recording);
   // snmpsim drops root privileges to this user and needs to read the data and write its cache.
