@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RuleEngine, type AlertChange } from '../collector/alerts/engine.ts';
@@ -131,6 +131,16 @@ rules:
 });
 
 describe('rule files', () => {
+  it('every default rule is documented in docs/alerts.md, in Turkish and English', () => {
+    const doc = readFileSync('docs/alerts.md', 'utf8');
+    for (const rule of loadRules()) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${rule.id}\``));
+      expect(row, rule.id).toBeDefined();
+      expect(row).toContain(rule.message.tr);
+      expect(row).toContain(rule.message.en);
+    }
+  });
+
   it('the shipped defaults load, and an own file replaces a rule by id or turns it off', () => {
     const dir = tempDir('rules');
     const own = join(dir, 'rules.yaml');
