@@ -5,6 +5,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { StoredAlert } from '../collector/alerts/alert-store.ts';
+import { startAgentProcess } from './helpers/agent-process.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 import { connectClient, publish } from './helpers/mqtt-client.ts';
 import { startInfluxDB, tempDir, waitFor, type InfluxServer } from './helpers/servers.ts';
@@ -14,7 +15,8 @@ import { startSnmpsim, type SnmpsimServer } from './helpers/snmp-servers.ts';
 
 // Alerts all the way to people: the real collector with a notification file, a real SMTP
 // server receiving the mails, a stand-in for Netgsm's documented SMS API (the real one cannot
-// be reached from here), a UPS in snmpsim, many devices of one site behind an uplink.
+// be reached from here), a UPS in snmpsim, a real agent killed, 500 devices of one site behind
+// an uplink.
 
 const NETGSM = { username: '8503051234', password: 'netgsm-parola-77', headers: ['BELEDIYE'] };
 
@@ -142,23 +144,38 @@ describe('alert notifications by e-mail and SMS', () => {
     sim.serve('ups', 'ups-mib-online.snmprec');
   });
 
-  it('a site behind a failed uplink: its 40 devices going offline are counted in the uplink alert, not paged one by one', async () => {
+  it('a site behind a failed uplink: its 500 devices going offline are counted in the uplink alert, not paged one by one', async () => {
     const before = smtp.received.length;
     // The uplink stops answering; then the site's devices fall silent (heartbeat timeout after 3 s).
     writeFileSync(join(dir, 'devices.yaml'), stringify(devices(`127.0.0.1:${silent.address().port}`)));
     await waitFor('uplink unreachable alert', async () => (await alertsOf('device_unreachable')).some((a) => a.labels.device === 'sw-ilce-uplink' && a.state === 'firing'), 20_000);
-    for (let i = 0; i < 40; i++) {
-      const device = `pc-${String(i).padStart(3, '0')}`;
-      const client = await connectClient(collector.mqttUrl!, { clientId: `ilce/${device}` });
-      await publish(client, `muni/v1/ilce/${device}/state`, { v: 1, ts: Date.now(), state: 'online', kind: 'server', intervalS: 1 }, { retain: true });
-      clients.push(client);
+    // 500 devices connect (50 at a time) and say they are online; then they fall silent.
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, j) => {
+          const device = `pc-${String(batch * 50 + j).padStart(3, '0')}`;
+          const client = await connectClient(collector.mqttUrl!, { clientId: `ilce/${device}` });
+          await publish(client, `muni/v1/ilce/${device}/state`, { v: 1, ts: Date.now(), state: 'online', kind: 'server', intervalS: 1 }, { retain: true });
+          clients.push(client);
+        }),
+      );
     }
     for (const c of clients) c.end(true);
-    await waitFor('40 consequences recorded', async () => (await alertsOf('server_offline')).filter((a) => a.labels.site === 'ilce' && a.consequenceOf !== null).length === 40, 30_000);
+    await waitFor('500 consequences recorded', async () => (await alertsOf('server_offline')).filter((a) => a.labels.site === 'ilce' && a.consequenceOf !== null).length === 500, 60_000);
     await new Promise((r) => setTimeout(r, 4_000));
     const newMails = smtp.received.slice(before);
     expect(newMails.filter((m) => m.mail.subject?.includes('ilce /'))).toEqual([]);
     expect(newMails.filter((m) => m.mail.subject?.includes('sw-ilce-uplink'))).toHaveLength(1);
+  });
+
+  it('a server agent killed with SIGKILL: mail and SMS to the systems team, in English for an English-speaking contact', async () => {
+    const agent = startAgentProcess({ site: 'merkez', device: 'srv-dosya', kind: 'server', mqttUrl: collector.mqttUrl! });
+    await waitFor('srv-dosya online', async () => (await api<{ devices: { device: string; online: boolean }[] }>('/api/v1/devices?site=merkez')).devices.some((d) => d.device === 'srv-dosya' && d.online), 30_000);
+    await agent.stop('SIGKILL');
+    await waitFor('mail to ayse', async () => mailsTo('ayse@belediye.gov.tr').some((m) => m.mail.subject?.includes('srv-dosya')), 20_000);
+    expect(mailsTo('ayse@belediye.gov.tr').find((m) => m.mail.subject?.includes('srv-dosya'))!.mail.subject).toBe('[CRITICAL] No data from server merkez / srv-dosya (agent offline: lwt)');
+    await waitFor('SMS to ayse', async () => smsTo('5337778899').some((d) => d.msg.includes('srv-dosya')), 10_000);
+    expect(mailsTo('ahmet@belediye.gov.tr').some((m) => m.mail.subject?.includes('srv-dosya'))).toBe(false);
   });
 
   it('SMTP down: the mail waits and is retried; the SMS says the mail channel fails; the mail arrives once SMTP is back', async () => {

@@ -5,9 +5,11 @@ import type { ActiveAlert, AlertChange, AlertLabels } from './engine.ts';
 import type { Rule } from './rule-schema.ts';
 
 // Alerts in the embedded store (Node's SQLite): one row per episode (from the moment a
-// condition is seen until it resolves), every transition in a history table, acknowledgements
-// and silences. The API and the notifier read it; after a restart the rule engine gets its
-// pending and firing alerts back from here.
+// condition is seen until it resolves), every transition in a history table, acknowledgements,
+// silences and ad-hoc maintenance windows. The API and the notifier read it; after a restart the
+// rule engine gets its pending and firing alerts back from here. The admin CLI writes the same
+// file while the collector runs (WAL lets both in), and the notifier reads silences and windows
+// when an alert fires, so what the CLI adds counts at once.
 
 export type EpisodeState = 'pending' | 'firing' | 'resolved' | 'cancelled';
 
@@ -52,6 +54,21 @@ export interface Silence {
   comment: string;
 }
 
+/** An ad-hoc maintenance window (made over the API or the CLI; recurring ones are in the notification file). */
+export interface MaintenanceEntry {
+  /** mnt_<12 hex digits>. */
+  id: string;
+  /** Every device of these sites… */
+  sites: string[];
+  /** …and these single devices ("site/device"). */
+  devices: string[];
+  /** Epoch milliseconds: open from `from` until just before `to`. */
+  from: number;
+  to: number;
+  reason: string;
+  createdBy: string;
+}
+
 interface Row {
   id: string;
   key: string;
@@ -89,13 +106,17 @@ const SCHEMA = `
     notified_at INTEGER, last_notified_at INTEGER, escalated_at INTEGER, resolved_notified_at INTEGER);
   CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state);
   CREATE INDEX IF NOT EXISTS alerts_key ON alerts (key, since);
+  CREATE INDEX IF NOT EXISTS alerts_device ON alerts (site, device, state);
   CREATE TABLE IF NOT EXISTS alert_history (
     alert_id TEXT NOT NULL, at INTEGER NOT NULL, transition TEXT NOT NULL, detail TEXT);
   CREATE INDEX IF NOT EXISTS alert_history_alert ON alert_history (alert_id, at);
   CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS silences (
     id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,
-    created_by TEXT NOT NULL, comment TEXT NOT NULL);`;
+    created_by TEXT NOT NULL, comment TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS maintenance (
+    id TEXT PRIMARY KEY, sites TEXT NOT NULL, devices TEXT NOT NULL, starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,
+    reason TEXT NOT NULL, created_by TEXT NOT NULL);`;
 
 /** Flapping: this many firings of one condition within the window. */
 export const FLAP_COUNT = 4;
@@ -114,7 +135,8 @@ export class AlertStore {
 
   private constructor(db: DatabaseSync) {
     this.db = db;
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    // busy_timeout: the CLI and the collector write the same file; one waits for the other's commit.
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     db.exec(SCHEMA);
     this.stmts = {
       upsert: db.prepare(`INSERT INTO alerts (id, key, rule, severity, category, site, device, kind, instance, state, since, fired_at, resolved_at, value, detail, flapping, consequence_of, suppressed)
@@ -190,6 +212,12 @@ export class AlertStore {
     const sql = `SELECT * FROM alerts WHERE suppressed IS NULL AND consequence_of IS NULL AND (
       (state = 'firing' AND notified_at IS NULL) OR (state = 'resolved' AND notified_at IS NOT NULL AND resolved_notified_at IS NULL)) ORDER BY since`;
     return (this.db.prepare(sql).all() as unknown as Row[]).map(fromRow);
+  }
+
+  /** A firing alert of this device, if any (the oldest). */
+  firingOn(site: string, device: string): StoredAlert | undefined {
+    const row = this.db.prepare("SELECT * FROM alerts WHERE state = 'firing' AND site = ? AND device = ? ORDER BY since LIMIT 1").get(site, device) as Row | undefined;
+    return row ? fromRow(row) : undefined;
   }
 
   /** Alerts another one explains (counted in its notification). */
@@ -272,6 +300,36 @@ export class AlertStore {
       createdBy: r.created_by,
       comment: r.comment,
     }));
+  }
+
+  addMaintenance(window: MaintenanceEntry): void {
+    this.db
+      .prepare('INSERT INTO maintenance (id, sites, devices, starts_at, ends_at, reason, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(window.id, JSON.stringify(window.sites), JSON.stringify(window.devices), window.from, window.to, window.reason, window.createdBy);
+  }
+
+  removeMaintenance(id: string): boolean {
+    return Number(this.db.prepare('DELETE FROM maintenance WHERE id = ?').run(id).changes) > 0;
+  }
+
+  /** Windows open now or to come (ended ones are of no use to anyone). */
+  maintenance(now: number): MaintenanceEntry[] {
+    const rows = this.db.prepare('SELECT * FROM maintenance WHERE ends_at > ? ORDER BY starts_at, id').all(now) as { id: string; sites: string; devices: string; starts_at: number; ends_at: number; reason: string; created_by: string }[];
+    return rows.map((r) => ({
+      id: r.id,
+      sites: JSON.parse(r.sites) as string[],
+      devices: JSON.parse(r.devices) as string[],
+      from: Number(r.starts_at),
+      to: Number(r.ends_at),
+      reason: r.reason,
+      createdBy: r.created_by,
+    }));
+  }
+
+  /** The first window open at `now` that covers the device's site or the device itself. */
+  maintenanceFor(labels: { site: string; device: string }, now: number): MaintenanceEntry | undefined {
+    const device = `${labels.site}/${labels.device}`;
+    return this.maintenance(now).find((w) => w.from <= now && (w.sites.includes(labels.site) || w.devices.includes(device)));
   }
 
   close(): void {

@@ -9,8 +9,8 @@ import type { EnqueueItem, Outbox } from './outbox.ts';
 import { escalationFor, maintenanceFor, recipientsFor, routeFor, silenceMatches, type Delivery } from './routing.ts';
 import type { Rule } from './rule-schema.ts';
 
-// From alert transitions to notifications in the outbox: maintenance windows and silences
-// (recorded, not sent), flapping, dependencies (a site's devices behind a failed uplink or UPS
+// From alert transitions to notifications in the outbox: maintenance windows (the file's and
+// ad-hoc ones in the store) and silences (recorded, not sent), flapping, dependencies (a site's devices behind a failed uplink or UPS
 // are counted in its alert, not paged one by one), grouping (one notification per route, site
 // and rule within the route's groupWait), escalation, repeats and resolved notices. What was
 // sent is marked in the alert store, so a restart neither forgets nor repeats anything.
@@ -104,6 +104,9 @@ export class Notifier implements AlertListener {
     const { file } = this.options.config;
     const window = maintenanceFor(alert.labels, file.maintenance, now, file.timezone);
     if (window) return `maintenance:${window.id}`;
+    // Ad-hoc windows (API, CLI) are read from the store now, so one made a moment ago counts.
+    const adHoc = this.options.store.maintenanceFor(alert.labels, now);
+    if (adHoc) return `maintenance:${adHoc.id}`;
     const silence = this.options.store.silences(now).find((s) => silenceMatches(s, { rule: alert.rule, ...alert.labels }, now));
     if (silence) return `silence:${silence.id}`;
     if (alert.flapping && this.options.store.list({ state: 'firing' }).some((a) => a.key === alert.key && a.id !== alert.id && a.flapping)) return 'flapping';
@@ -115,8 +118,13 @@ export class Notifier implements AlertListener {
     const dependency = this.options.config.file.dependencies.find((d) => d.site === alert.labels.site);
     if (!dependency) return undefined;
     const self = `${alert.labels.site}/${alert.labels.device}`;
-    const upstream = new Set(dependency.upstream.filter((u) => u !== self));
-    return this.options.store.active().find((a) => a.state === 'firing' && a.id !== alert.id && upstream.has(`${a.labels.site}/${a.labels.device}`));
+    for (const upstream of dependency.upstream) {
+      if (upstream === self) continue;
+      const [site, device] = upstream.split('/') as [string, string];
+      const firing = this.options.store.firingOn(site, device);
+      if (firing) return firing;
+    }
+    return undefined;
   }
 
   private add(kind: NotificationKind, alert: StoredAlert, rule: Rule, now: number): void {
