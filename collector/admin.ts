@@ -3,14 +3,19 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadOrExit } from '../src/config/load.ts';
 import { ID_PATTERN } from '../src/contract/topics.ts';
-import { loadCollectorConfig } from './config.ts';
+import { AlertStore } from './alerts/alert-store.ts';
+import { alertActions, alertParam, listQuery, maintenanceBody, maintenanceParam, silenceBody, silenceParam } from './api/routes/alerts.ts';
+import { HttpError } from './api/validate.ts';
+import { loadCollectorConfig, type CollectorConfig } from './config.ts';
 import { API_ROLES } from './security/policy.ts';
 import { SecurityStore } from './security/store.ts';
 
 // Administration on the collector host: node collector/admin.ts [--config collector.yaml] <command>
-// Works on the collector's security store directly (so the first admin API token can be made
-// before any exists); the running collector sees revocations within a second. Every change is
-// audited as `cli:<operating system user>`. Secrets are printed once, here, and stored hashed.
+// Works on the collector's security and alert stores directly (so the first admin API token can
+// be made before any exists, and alerts can be handled while the API is unreachable); the running
+// collector sees revocations within a second, and silences and maintenance windows from the next
+// alert that fires (it reads them from the store then). Every change is audited as
+// `cli:<operating system user>`. Secrets are printed once, here, and stored hashed.
 
 const USAGE = `usage: node collector/admin.ts [--config collector.yaml] <command>
   enrollment-token create --site <site> [--uses N] [--hours H]   a token agents enroll with
@@ -20,9 +25,18 @@ const USAGE = `usage: node collector/admin.ts [--config collector.yaml] <command
   device list
   api-token create --name <name> --role read|operator|admin
   api-token revoke <id>
-  audit [--limit N]`;
+  audit [--limit N]
+  alerts list [--state active|firing|resolved] [--site S] [--limit N]
+  alerts ack <id> [--comment C]
+  silence add --site S [--device D] [--rule R] --minutes N --comment C
+  silence list | silence remove <id>
+  maintenance add --site S [--device D] --from ISO --to ISO --reason R   times with their offset, e.g. 2026-03-01T22:00+03:00
+  maintenance list | maintenance remove <id>`;
 
 class UsageError extends Error {}
+
+/** The flag a field of an API body or query comes from (the CLI names flags, not body fields). */
+const FLAG_OF: Record<string, string> = { sites: 'site', devices: 'device', 'matchers.site': 'site', 'matchers.device': 'device', 'matchers.rule': 'rule', matchers: 'site', durationMinutes: 'minutes' };
 
 const deviceArg = (value: string | undefined) => {
   const [site, device, ...rest] = (value ?? '').split('/');
@@ -36,8 +50,65 @@ function argument<S extends z.ZodType>(name: string, schema: S, value: unknown):
   return parsed.data;
 }
 
-function run(store: SecurityStore, words: string[], flags: Record<string, string | undefined>): unknown {
+/** Flags not given are left out, as an API client would leave them out of its body. */
+const given = (value: Record<string, unknown>) => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+
+/** Checks flags with the API's schema; an error names the flag (or the positional id) it came from. */
+function fields<S extends z.ZodType>(schema: S, value: Record<string, unknown>): z.infer<S> {
+  const parsed = schema.safeParse(given(value));
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.filter((p) => typeof p === 'string').join('.');
+  throw new UsageError(`${field === 'id' ? '<id>' : `--${FLAG_OF[field] ?? field}`}: ${issue.message}`);
+}
+
+interface Stores {
+  security: SecurityStore;
+  /** Opened on first use: only the alert commands need the alert store. */
+  alerts: () => AlertStore;
+}
+
+/** alerts, silence and maintenance: the API's actions on the alert store. */
+function runAlerts(stores: Stores, words: string[], flags: Record<string, string | undefined>, actor: string): unknown {
+  const [noun, verb, target] = words;
+  const store = stores.alerts();
+  const actions = alertActions(store, stores.security);
+  const remove = (param: z.ZodType<{ id: string }>, drop: (id: string, actor: string) => void) => {
+    const { id } = fields(param, { id: target });
+    drop(id, actor);
+    return { removed: id };
+  };
+  switch (`${noun} ${verb}`) {
+    case 'alerts list':
+      return store.list(fields(listQuery, { state: flags.state, site: flags.site, limit: flags.limit }));
+    case 'alerts ack':
+      return actions.acknowledge(fields(alertParam, { id: target }).id, actor, argument('comment', z.string().max(500).optional(), flags.comment));
+    case 'silence list':
+      return store.silences(Date.now());
+    case 'silence add': {
+      argument('site', z.string({ error: 'required' }), flags.site);
+      const minutes = flags.minutes === undefined ? undefined : Number(flags.minutes);
+      return actions.addSilence(fields(silenceBody, { matchers: given({ site: flags.site, device: flags.device, rule: flags.rule }), durationMinutes: minutes, comment: flags.comment }), actor);
+    }
+    case 'silence remove':
+      return remove(silenceParam, actions.removeSilence);
+    case 'maintenance list':
+      return store.maintenance(Date.now());
+    case 'maintenance add': {
+      if (flags.device !== undefined) argument('site', z.string({ error: 'required with --device (the device is site/device)' }), flags.site);
+      const covers = flags.device !== undefined ? { devices: [`${flags.site}/${flags.device}`] } : flags.site !== undefined ? { sites: [flags.site] } : {};
+      return actions.addMaintenance(fields(maintenanceBody, { ...covers, from: flags.from, to: flags.to, reason: flags.reason }), actor);
+    }
+    case 'maintenance remove':
+      return remove(maintenanceParam, actions.removeMaintenance);
+  }
+  throw new UsageError(`unknown command "${words.join(' ')}"`);
+}
+
+function run(stores: Stores, words: string[], flags: Record<string, string | undefined>): unknown {
   const actor = `cli:${userInfo().username}`;
+  const store = stores.security;
+  if (['alerts', 'silence', 'maintenance'].includes(words[0] ?? '')) return runAlerts(stores, words, flags, actor);
   switch (words.join(' ')) {
     case 'enrollment-token create': {
       const site = argument('site', z.string().regex(ID_PATTERN, `expected a site id matching ${ID_PATTERN}`), flags.site);
@@ -71,27 +142,39 @@ function run(store: SecurityStore, words: string[], flags: Record<string, string
   throw new UsageError(`unknown command "${words.join(' ')}"`);
 }
 
+const FLAGS = ['site', 'uses', 'hours', 'name', 'role', 'limit', 'state', 'comment', 'device', 'rule', 'minutes', 'from', 'to', 'reason'] as const;
+
+function openAlertStore(config: CollectorConfig): AlertStore {
+  if (!config.alerts.enabled) throw new HttpError(409, 'alerting is turned off (alerts.enabled: false)');
+  return AlertStore.open(config.alerts.path);
+}
+
 function main(): void {
   let parsed;
   try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, site: { type: 'string' }, uses: { type: 'string' }, hours: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, limit: { type: 'string' } },
-    });
+    parsed = parseArgs({ allowPositionals: true, options: { config: { type: 'string', short: 'c' }, ...Object.fromEntries(FLAGS.map((flag) => [flag, { type: 'string' as const }])) } });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
   const config = loadOrExit(() => loadCollectorConfig(parsed.values.config));
-  const store = SecurityStore.open(config.security.path);
+  const security = SecurityStore.open(config.security.path);
+  let alerts: AlertStore | undefined;
   try {
-    process.stdout.write(`${JSON.stringify(run(store, parsed.positionals, parsed.values), null, 2)}\n`);
+    const result = run({ security, alerts: () => (alerts ??= openAlertStore(config)) }, parsed.positionals, parsed.values as Record<string, string | undefined>);
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n${USAGE}\n`);
-    process.exitCode = 2;
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (error instanceof HttpError) {
+      // What the API would answer 404 or 409 to (unknown id, a resolved alert): said plainly.
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 1;
+    } else throw error;
   } finally {
-    store.close();
+    alerts?.close();
+    security.close();
   }
 }
 

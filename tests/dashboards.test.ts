@@ -49,8 +49,11 @@ describe('generated dashboards', () => {
 // Every panel of the host dashboards, run against a real InfluxDB filled by the real pipeline: a
 // real agent, a device with sensors the test machine lacks (temperatures, fans, battery, SMART,
 // RAID — tests/fixtures/recorded-devices.ts) published through the real broker, and an agent
-// killed so that a device is offline. The dashboards of polled devices (UPS, network, NVR) are
-// run against the real collector polling them in tests/dashboards-devices.test.ts.
+// killed so that a device is offline. That device's failed disk and degraded RAID fire the
+// default rules smart_failing and raid_degraded (no for-duration); the RAID is then rebuilt, so
+// the alert panels have one alert still firing and one resolved. The dashboards of polled
+// devices (UPS, network, NVR) are run against the real collector polling them in
+// tests/dashboards-devices.test.ts.
 const HOST_DASHBOARDS = ['noc-overview', 'host-detail'];
 
 describe('every dashboard panel returns data from the real pipeline', () => {
@@ -68,10 +71,12 @@ describe('every dashboard panel returns data from the real pipeline', () => {
     await publish(device, `muni/v1/${SITE}/srv-arsiv/state`, birth(now - 3000), { retain: true });
     for (const ago of [3000, 2000, 1000]) await publish(device, `muni/v1/${SITE}/srv-arsiv/metrics`, serverHardwareMetrics(now - ago));
     await publish(device, `muni/v1/${SITE}/srv-arsiv/event`, rebootEvent(now - 500));
+    await publish(device, `muni/v1/${SITE}/srv-arsiv/metrics`, { v: 1, ts: now - 400, seq: 2, metrics: [{ name: 'raid', tags: { instance: 'md0' }, fields: { degraded: false, active_devices: 2, total_devices: 2, state: 'clean' } }] });
     device.end();
     await waitFor('both agents in InfluxDB', async () => (await influx.query('monitoring', `SELECT count(usage_pct) FROM cpu WHERE site = '${SITE}' GROUP BY device`)).length === 3, 30_000);
     await agents[1]!.stop('SIGKILL');
     await waitFor('pc-kayip offline', async () => (await influx.query('monitoring', `SELECT last(online) FROM device_state WHERE device = 'pc-kayip'`))[0]?.values[0]?.[1] === 0, 20_000);
+    await waitFor('the RAID alert resolved in InfluxDB', async () => (await influx.query('monitoring', `SELECT count("firing") FROM "alerts" WHERE "rule" = 'raid_degraded' AND "state" = 'resolved'`)).length === 1, 20_000);
     await waitFor('collector self-metrics', async () => ((await influx.query('monitoring', 'SELECT count(messages_in) FROM collector'))[0]?.values[0]?.[1] as number) >= 3, 20_000);
   });
   afterAll(async () => {
@@ -97,6 +102,30 @@ describe('every dashboard panel returns data from the real pipeline', () => {
       }
     }
     expect(empty).toEqual([]);
-    expect(count).toBeGreaterThanOrEqual(25);
+    expect(count).toBeGreaterThanOrEqual(27);
+  });
+
+  it('Active alerts lists the alerts firing now, since they fired; Alert history every transition', async () => {
+    const queries = extractPanelQueries(buildDashboards('en').find((d) => d.uid === 'noc-overview')!.json as never);
+    const panel = (title: string) => influx.query('monitoring', renderQuery(queries.find((q) => q.panel === title)!.query, { site: SITE, host: 'srv-arsiv', timeFilter: 'time > now() - 1h', interval: '1s' }));
+    const name = (tags: Record<string, string> | undefined) => `${tags?.device}/${tags?.rule}/${tags?.instance}`;
+    const active = (await panel('Active alerts')).filter((s) => s.tags?.device === 'srv-arsiv');
+    // The rebuilt RAID is not listed: its latest state is resolved.
+    expect(active.map((s) => name(s.tags))).toContain('srv-arsiv/smart_failing/sdb');
+    expect(active.map((s) => name(s.tags))).not.toContain('srv-arsiv/raid_degraded/md0');
+    const failing = active.find((s) => name(s.tags) === 'srv-arsiv/smart_failing/sdb')!;
+    expect(failing.tags).toMatchObject({ severity: 'critical', site: SITE });
+    expect(failing.columns).toEqual(['time', 'message']);
+    expect(failing.values[0]![1]).toBe('srv-arsiv: sdb diski SMART sağlık testini geçemedi, disk değiştirilmeli');
+
+    const history = await panel('Alert history');
+    const rows = (device: string, rule: string, instance: string) => history.filter((s) => name(s.tags) === `${device}/${rule}/${instance}`).flatMap((s) => s.values.map((v) => Object.fromEntries(s.columns.map((c, i) => [c, v[i]]))));
+    const disk = rows('srv-arsiv', 'smart_failing', 'sdb');
+    expect(disk.map((r) => r.state)).toContain('firing');
+    // "Since" is the time of the transition to firing.
+    expect(failing.values[0]![0]).toBe(disk.find((r) => r.state === 'firing')!.time);
+    const raid = rows('srv-arsiv', 'raid_degraded', 'md0');
+    expect(raid.map((r) => r.state)).toEqual(expect.arrayContaining(['firing', 'resolved']));
+    expect(raid.find((r) => r.state === 'resolved')!.duration_s).toBeGreaterThanOrEqual(0);
   });
 });
