@@ -96,11 +96,11 @@ describe('UPS, network and NVR dashboards on data from the real collector pollin
     sim.serve('apc', 'apc-on-battery.snmprec');
     sim.serve('cisco', 'switch-cisco-link-down.snmprec');
     // XGigabitEthernet0/0/2's Rx drops from 100 µW (-10 dBm) to 20 µW (-17 dBm): below its module's
-    // -14 dBm alarm threshold, above the fixed -20 dBm. Written into snmpsim's data directory, as serve() does.
+    // -14 dBm alarm threshold, above the fixed -20 dBm.
     const huawei = readFileSync(join(SNMP_FIXTURES, 'switch-huawei.snmprec'), 'utf8');
     const weak = huawei.replace(`${HUAWEI_RX_OID}.16842802|2|100\n`, `${HUAWEI_RX_OID}.16842802|2|20\n`);
     expect(weak).not.toBe(huawei);
-    writeFileSync(join(sim.dataDir, 'huawei.snmprec'), weak);
+    sim.serveText('huawei', weak);
     isapi.state.disks[0]!.status = 'error';
     isapi.state.channels[1]!.recording = false;
     await waitFor(

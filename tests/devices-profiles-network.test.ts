@@ -1,5 +1,5 @@
 import { createSocket } from 'node:dgram';
-import { chmodSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricSchema, type Metric } from '../src/contract/schemas.ts';
@@ -336,9 +336,7 @@ describe('recordings served by snmpsim', () => {
         return column !== undefined && column in dbmFirmware ? `${oid}|2|${dbmFirmware[column]}` : line;
       });
       expect(rewritten.filter((line, i) => line !== lines[i])).toHaveLength(6);
-      const file = join(sim.dataDir, 'huawei-dbm.snmprec');
-      writeFileSync(file, rewritten.join('\n'));
-      chmodSync(file, 0o644);
+      sim.serveText('huawei-dbm', rewritten.join('\n'));
 
       const outcome = await pollOnce('huawei-optical', sim.address, v2c('huawei-dbm'));
       expect(outcome.problems).toEqual([]);

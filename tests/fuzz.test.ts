@@ -544,7 +544,8 @@ describe(`fuzzing the collector (FUZZ_SEED=${SEED})`, () => {
     // Storage may refuse contract-valid points (a field type conflict between devices), but never
     // a line the collector failed to encode. The log kept is the last 20 kB, which holds this run's.
     const refusals = collector.process.output().match(/HTTP 400: .{0,160}/g) ?? [];
-    expect(refusals.filter((r) => !/field type conflict|invalid field name/.test(r)), `FUZZ_SEED=${SEED}`).toEqual([]);
+    // A timestamp the contract accepts (after 2020) can be older than the database's retention (400 days): InfluxDB drops it, the collector counts it.
+    expect(refusals.filter((r) => !/field type conflict|invalid field name|points beyond retention policy dropped/.test(r)), `FUZZ_SEED=${SEED}`).toEqual([]);
     console.log(`stored: ${measurements.length} measurements; quarantined points: ${await collector.metric('collector_points_quarantined_total')}`);
   });
 });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { chmodSync, cpSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startProcess, tempDir, waitFor, type ManagedProcess } from './servers.ts';
@@ -76,6 +76,8 @@ export interface SnmpsimServer {
   dataDir: string;
   /** Serves `recording` (a file of tests/fixtures/snmp) under `community` from now on. */
   serve: (community: string, recording: string) => void;
+  /** Serves a recording given as text (a fixture edited by the test). */
+  serveText: (community: string, text: string) => void;
   process: ManagedProcess;
   stop: () => Promise<void>;
 }
@@ -96,13 +98,13 @@ export async function startSnmpsim(recordings: Record<string, string>): Promise<
   // snmpsim re-indexes a recording whose modification time changed, at one-second resolution:
   // two swaps within a second would go unseen, so every swap gets a later whole second.
   let lastMtimeS = 0;
-  const serve = (community: string, recording: string) => {
+  const serveText = (community: string, text: string) => {
     const target = join(dataDir, `${community}.snmprec`);
-    cpSync(join(SNMP_FIXTURES, recording), target);
-    chmodSync(target, 0o644);
+    writeFileSync(target, text, { mode: 0o644 });
     lastMtimeS = Math.max(Math.ceil(Date.now() / 1000), lastMtimeS + 1);
     utimesSync(target, lastMtimeS, lastMtimeS);
   };
+  const serve = (community: string, recording: string) => serveText(community, readFileSync(join(SNMP_FIXTURES, recording), 'utf8'));
   for (const [community, recording] of Object.entries(recordings)) serve(community, recording);
   // snmpsim drops root privileges to this user and needs to read the data and write its cache.
   chmodSync(dir, 0o777);
@@ -117,6 +119,7 @@ export async function startSnmpsim(recordings: Record<string, string>): Promise<
     port,
     dataDir,
     serve,
+    serveText,
     process: proc,
     stop: async () => {
       await proc.stop();
