@@ -208,7 +208,7 @@ interface Side {
 }
 
 function deviceEntries(ports: number[], intervalS: number) {
-  return ports.map((port, i) => ({ site: 'bench', id: `sim-${i}`, address: `127.0.0.1:${port}`, intervalS, credential: 'bench', links: [] }));
+  return ports.map((port, i) => ({ site: 'bench', id: `sim-${i}`, address: `127.0.0.1:${port}`, intervalS, credential: 'bench', links: [], options: {} }));
 }
 
 /** Our poller as a separate process, given a devices.yaml and secrets file like the collector's. */

@@ -37,9 +37,14 @@ export function planDevices(input: PlanInput): { plans: PlannedDevice[]; errors:
         errors.push(`${at}.profile: profile "${profileId}" needs driver "${profile.driver}", which this collector does not have`);
         continue;
       }
-      const needs = driver.credential === 'snmp' ? 'an SNMP' : 'an HTTP';
-      if (credential && !(driver.credential in credential)) errors.push(`${at}.credential: profile "${profileId}" needs ${needs} credential, "${device.credential}" is not one`);
-      if (!credential) errors.push(`${at}.credential: profile "${profileId}" needs ${needs} credential`);
+      if (driver.credential !== 'none') {
+        const needs = driver.credential === 'snmp' ? 'an SNMP' : 'an HTTP';
+        if (credential && !(driver.credential in credential)) errors.push(`${at}.credential: profile "${profileId}" needs ${needs} credential, "${device.credential}" is not one`);
+        if (!credential) errors.push(`${at}.credential: profile "${profileId}" needs ${needs} credential`);
+      }
+      const options = driver.options?.safeParse(device.options);
+      if (options && !options.success) for (const issue of options.error.issues.slice(0, 5)) errors.push(`${at}.options${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message}`);
+      else if (!driver.options && Object.keys(device.options).length > 0) errors.push(`${at}.options: profile "${profileId}" takes no options`);
       targets.push({ device, profile, credential });
     }
     if (targets.length !== device.profile.length) return;

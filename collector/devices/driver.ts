@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { EventMessage, Metric } from '../../src/contract/schemas.ts';
 import type { DeviceEntry } from './inventory.ts';
 import type { Profile } from './profile.ts';
@@ -36,8 +37,10 @@ export interface DeviceSession {
 
 export interface DeviceDriver {
   readonly name: string;
-  /** Which kind of secrets-file entry its devices need; checked when the device list loads. */
-  readonly credential: 'snmp' | 'http';
+  /** Which kind of secrets-file entry its devices need ('none': probes of public services); checked when the device list loads. */
+  readonly credential: 'snmp' | 'http' | 'none';
+  /** The device entry's `options` this driver understands; checked when the device list loads (errors name the field). */
+  readonly options?: z.ZodType;
   open(target: DriverTarget): DeviceSession;
 }
 

@@ -24,6 +24,8 @@ export const deviceEntrySchema = z.strictObject({
   timeoutMs: z.number().int().min(100).max(60_000).optional(),
   retries: z.number().int().min(0).max(5).optional(),
   links: z.array(linkSchema).max(256).default([]),
+  /** Driver-specific settings (an HTTP probe's path and keyword, a line's source address): each driver validates its own. */
+  options: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,63}$/), z.unknown()).default({}),
   description: z.string().max(200).optional(),
 });
 export type DeviceEntry = z.infer<typeof deviceEntrySchema>;

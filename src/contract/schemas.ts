@@ -56,7 +56,8 @@ export const metricsMessageSchema = z.strictObject({
 });
 export type MetricsMessage = z.infer<typeof metricsMessageSchema>;
 
-export const DEVICE_KINDS = ['pc', 'server', 'ups', 'switch', 'router', 'nvr', 'camera', 'sensor', 'printer', 'kiosk', 'terminal', 'other'] as const;
+/** `service` and `link`: what uptime probes watch (a web site, mail, an internet line, a remote unit's fiber). */
+export const DEVICE_KINDS = ['pc', 'server', 'ups', 'switch', 'router', 'nvr', 'camera', 'sensor', 'printer', 'kiosk', 'terminal', 'service', 'link', 'other'] as const;
 export const deviceKindSchema = z.enum(DEVICE_KINDS);
 export type DeviceKind = z.infer<typeof deviceKindSchema>;
 
