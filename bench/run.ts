@@ -1,3 +1,4 @@
+import { benchAlerts } from './alerts.ts';
 import { benchDrain } from './drain.ts';
 import { benchFootprint } from './footprint.ts';
 import { benchIngest } from './ingest.ts';
@@ -10,4 +11,5 @@ if (which === undefined || which === 'ingest') await benchIngest();
 if (which === undefined || which === 'footprint') await benchFootprint();
 if (which === undefined || which === 'drain') await benchDrain(args);
 if (which === undefined || which === 'snmp') await benchSnmp(args);
+if (which === undefined || which === 'alerts') await benchAlerts(args);
 process.exit(0);
