@@ -10,10 +10,11 @@ import { escalationFor, maintenanceFor, recipientsFor, routeFor, silenceMatches,
 import type { Rule } from './rule-schema.ts';
 
 // From alert transitions to notifications in the outbox: maintenance windows (the file's and
-// ad-hoc ones in the store) and silences (recorded, not sent), flapping, dependencies (a site's devices behind a failed uplink or UPS
-// are counted in its alert, not paged one by one), grouping (one notification per route, site
-// and rule within the route's groupWait), escalation, repeats and resolved notices. What was
-// sent is marked in the alert store, so a restart neither forgets nor repeats anything.
+// ad-hoc ones in the store) and silences (recorded, not sent), flapping, dependencies (a site's
+// devices behind a failed uplink or UPS are counted in its alert, not paged one by one),
+// grouping (one notification per route, site and rule within the route's groupWait),
+// escalation, repeats and resolved notices. What was sent is marked in the alert store, so a
+// restart neither forgets nor repeats anything.
 
 /** The rule that reports a failing notification channel through the other channels. */
 export const CHANNEL_RULE = 'notification_channel_failing';
