@@ -159,8 +159,9 @@ export class DevicePoller {
   private async pollDevice(scheduled: Scheduled): Promise<void> {
     const { plan } = scheduled;
     const started = Date.now();
-    // A poll never outlives its interval: the next one is due by then.
-    const signal = AbortSignal.timeout(Math.max(1_000, plan.intervalS * 1000));
+    // A poll ends by its interval (the next one is due then), but a short interval still leaves a
+    // slow device 10 s to finish a long table walk; the polls it misses meanwhile are counted as overruns.
+    const signal = AbortSignal.timeout(Math.max(10_000, plan.intervalS * 1000));
     const results = await Promise.allSettled(scheduled.sessions.map((s) => s.poll(signal)));
     if (scheduled.stopped) return;
     this.counts.polls++;
