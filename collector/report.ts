@@ -1,0 +1,167 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ConfigError, parseYamlText, validateConfig } from '../src/config/load.ts';
+import { DEVICE_KINDS } from '../src/contract/schemas.ts';
+import { ID_PATTERN } from '../src/contract/topics.ts';
+import { AlertStore, type MaintenanceEntry } from './alerts/alert-store.ts';
+import { notifyFileSchema, type NotifyFile } from './alerts/notify-config.ts';
+import { loadCollectorConfig, type CollectorConfig } from './config.ts';
+import { DeviceRegistry } from './registry/device-registry.ts';
+import { maintenanceInPeriod, monthPeriod } from './uptime/availability.ts';
+import { buildMonthlyReport, DEFAULT_REPORT_KINDS, monthSchema, renderCsv, renderHtml, reportFileNames } from './uptime/monthly-report.ts';
+import { DEFAULT_CAUSE_GRACE_MS, OutageLog, POWER_RULES, type CauseContext, type OutageTarget } from './uptime/outage-log.ts';
+
+// The monthly availability report: node collector/report.ts --month 2026-11 --outages FILE --out DIR
+// [--config collector.yaml] [--notify FILE] [--site S] [--lang tr|en] [--kinds k1,k2]
+// Reads the outage log; the notification file for maintenance windows, site dependencies and the
+// time zone; with --config also the device registry (targets never down), the alert store (ad-hoc
+// maintenance windows, UPS alerts for outage causes) and the default language. Writes the HTML
+// and two CSV files into DIR and prints their paths. Nothing is changed in any store.
+// Exit 0 done, 2 bad arguments (the message names the argument).
+
+const USAGE = `usage: node collector/report.ts --month YYYY-MM --outages <uptime.sqlite> --out <dir>
+         [--config collector.yaml] [--notify notify.yaml] [--site SITE] [--lang tr|en] [--kinds link,service,...]`;
+
+class UsageError extends Error {}
+
+const argsSchema = z.strictObject({
+  month: z.string({ error: 'required: the month to report, e.g. 2026-11' }).pipe(monthSchema),
+  outages: z.string({ error: 'required: the outage log file (uptime store)' }).min(1),
+  out: z.string({ error: 'required: the directory to write the report into' }).min(1),
+  config: z.string().min(1).optional(),
+  notify: z.string().min(1).optional(),
+  site: z.string().regex(ID_PATTERN, 'expected a site id like "merkez"').optional(),
+  lang: z.enum(['tr', 'en'], { error: 'expected tr or en' }).optional(),
+  kinds: z
+    .string()
+    .transform((text) => text.split(',').map((k) => k.trim()))
+    .pipe(z.array(z.enum(DEVICE_KINDS, { error: `expected device kinds from ${DEVICE_KINDS.join(', ')}` })).min(1))
+    .optional(),
+});
+
+type Args = z.infer<typeof argsSchema>;
+
+function parseArguments(argv: string[]): Args {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, strict: true, options: Object.fromEntries(Object.keys(argsSchema.shape).map((name) => [name, { type: 'string' as const }])) }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const parsed = argsSchema.safeParse(values);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UsageError(`--${String(issue.path[0] ?? '')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** A file an argument names: errors say which argument. */
+function withArgument<T>(name: string, action: () => T): T {
+  try {
+    return action();
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--${name}: ${(error as Error).message}`);
+  }
+}
+
+/** The parts of the notification file a report needs; channel secrets are not expanded (a report needs none). */
+function readNotifyFile(path: string): NotifyFile {
+  return validateConfig(notifyFileSchema, parseYamlText(readFileSync(path, 'utf8'), path), path);
+}
+
+interface CollectorStores {
+  targets: OutageTarget[];
+  adHoc: MaintenanceEntry[];
+  alerts: CauseContext['alerts'];
+}
+
+/** What the running collector's stores add; a store that does not exist (yet) adds nothing. */
+function readCollectorStores(config: CollectorConfig, from: number): CollectorStores {
+  const result: CollectorStores = { targets: [], adHoc: [], alerts: [] };
+  if (config.registry.path !== ':memory:' && existsSync(config.registry.path)) {
+    const registry = DeviceRegistry.open(config.registry.path, { heartbeatTimeoutS: config.registry.heartbeatTimeoutS });
+    try {
+      result.targets = registry.list().map(({ site, device, kind }) => ({ site, device, kind }));
+    } finally {
+      registry.close();
+    }
+  }
+  if (config.alerts.enabled && config.alerts.path !== ':memory:' && existsSync(config.alerts.path)) {
+    const store = AlertStore.open(config.alerts.path);
+    try {
+      result.adHoc = store.maintenance(from);
+      const sites = new Set(result.targets.map((t) => t.site));
+      // The store lists the latest 1,000 episodes a site had: plenty for the UPS alerts of a month.
+      result.alerts = [...sites].flatMap((site) =>
+        store
+          .list({ site, limit: 1_000 })
+          .filter((a) => POWER_RULES.includes(a.rule) && a.firedAt !== null)
+          .map((a) => ({ site: a.labels.site, device: a.labels.device, rule: a.rule, from: a.since, to: a.resolvedAt })),
+      );
+    } finally {
+      store.close();
+    }
+  }
+  return result;
+}
+
+function main(argv: string[]): string[] {
+  const args = parseArguments(argv);
+  const config = args.config === undefined ? undefined : withArgument('config', () => loadCollectorConfig(args.config));
+  const notifyPath = args.notify ?? config?.alerts.notifyFile;
+  const notify = notifyPath === undefined ? undefined : withArgument(args.notify === undefined ? 'config (alerts.notifyFile)' : 'notify', () => readNotifyFile(notifyPath));
+  const timezone = notify?.timezone ?? 'Europe/Istanbul';
+  const period = monthPeriod(args.month.year, args.month.month, timezone);
+  const now = Date.now();
+  if (period.from >= now) throw new UsageError(`--month: ${args.month.year}-${String(args.month.month).padStart(2, '0')} has not begun`);
+
+  if (!existsSync(args.outages)) throw new UsageError(`--outages: no such file ${args.outages}`);
+  const log = withArgument('outages', () => OutageLog.open(args.outages, { readOnly: true }));
+  const stores = config ? readCollectorStores(config, period.from) : { targets: [], adHoc: [], alerts: [] };
+  let report;
+  try {
+    const grace = DEFAULT_CAUSE_GRACE_MS;
+    report = buildMonthlyReport({
+      month: args.month,
+      period,
+      timezone,
+      now,
+      // Upstream outages a little before the month still explain outages at its start.
+      outages: log.outages({ from: period.from - grace, to: period.to }),
+      targets: [...log.targets(), ...stores.targets],
+      maintenance: maintenanceInPeriod(notify?.maintenance ?? [], stores.adHoc, period.from, period.to, timezone),
+      causes: { alerts: stores.alerts, dependencies: notify?.dependencies ?? [], graceMs: grace },
+      ...(args.site === undefined ? {} : { site: args.site }),
+      kinds: args.kinds ?? DEFAULT_REPORT_KINDS,
+    });
+  } finally {
+    log.close();
+  }
+
+  const language = args.lang ?? config?.language ?? 'tr';
+  const names = reportFileNames(args.month, language, args.site);
+  const csv = renderCsv(report, { language });
+  const files = [
+    [names.html, renderHtml(report, { language })],
+    [names.availability, csv.availability],
+    [names.outages, csv.outages],
+  ] as const;
+  withArgument('out', () => mkdirSync(args.out, { recursive: true }));
+  return files.map(([name, text]) => {
+    const path = join(args.out, name);
+    withArgument('out', () => writeFileSync(path, text));
+    return path;
+  });
+}
+
+try {
+  for (const path of main(process.argv.slice(2))) process.stdout.write(`${path}\n`);
+} catch (error) {
+  if (!(error instanceof UsageError || error instanceof ConfigError)) throw error;
+  process.stderr.write(`${error.message}\n${USAGE}\n`);
+  process.exitCode = 2;
+}
