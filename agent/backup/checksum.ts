@@ -36,7 +36,7 @@ async function readSmall(path: string, limit: number): Promise<Buffer | string> 
 }
 
 /** The sidecar or manifest path a job uses for `fileName`. */
-export function checksumPath(checksum: NonNullable<BackupJob['checksum']>, pattern: BackupPattern, fileName: string): string {
+function checksumPath(checksum: NonNullable<BackupJob['checksum']>, pattern: BackupPattern, fileName: string): string {
   if (checksum.sidecar !== undefined) return joinPath(pattern, `${fileName}${checksum.sidecar}`);
   const manifest = checksum.manifest!;
   return (pattern.style === 'windows' ? win32 : posix).isAbsolute(manifest) ? manifest : joinPath(pattern, manifest);
