@@ -73,40 +73,33 @@ function readNotifyFile(path: string): NotifyFile {
   return validateConfig(notifyFileSchema, parseYamlText(readFileSync(path, 'utf8'), path), path);
 }
 
-interface CollectorStores {
-  targets: OutageTarget[];
-  adHoc: MaintenanceEntry[];
-  alerts: CauseContext['alerts'];
+/** Every device the registry knows, so that one never down still gets its 100 %; none when the registry does not exist (yet). */
+function registryTargets(config: CollectorConfig): OutageTarget[] {
+  if (config.registry.path === ':memory:' || !existsSync(config.registry.path)) return [];
+  const registry = DeviceRegistry.open(config.registry.path, { heartbeatTimeoutS: config.registry.heartbeatTimeoutS });
+  try {
+    return registry.list().map(({ site, device, kind }) => ({ site, device, kind }));
+  } finally {
+    registry.close();
+  }
 }
 
-/** What the running collector's stores add; a store that does not exist (yet) adds nothing. */
-function readCollectorStores(config: CollectorConfig, from: number): CollectorStores {
-  const result: CollectorStores = { targets: [], adHoc: [], alerts: [] };
-  if (config.registry.path !== ':memory:' && existsSync(config.registry.path)) {
-    const registry = DeviceRegistry.open(config.registry.path, { heartbeatTimeoutS: config.registry.heartbeatTimeoutS });
-    try {
-      result.targets = registry.list().map(({ site, device, kind }) => ({ site, device, kind }));
-    } finally {
-      registry.close();
-    }
+/** From the alert store: ad-hoc maintenance windows, and the UPS alerts of these sites (outage causes). */
+function alertStoreData(config: CollectorConfig, from: number, sites: ReadonlySet<string>): { adHoc: MaintenanceEntry[]; alerts: CauseContext['alerts'] } {
+  if (!config.alerts.enabled || config.alerts.path === ':memory:' || !existsSync(config.alerts.path)) return { adHoc: [], alerts: [] };
+  const store = AlertStore.open(config.alerts.path);
+  try {
+    // The store lists the latest 1,000 episodes a site had: plenty for the UPS alerts of a month.
+    const alerts = [...sites].flatMap((site) =>
+      store
+        .list({ site, limit: 1_000 })
+        .filter((a) => POWER_RULES.includes(a.rule) && a.firedAt !== null)
+        .map((a) => ({ site: a.labels.site, device: a.labels.device, rule: a.rule, from: a.since, to: a.resolvedAt })),
+    );
+    return { adHoc: store.maintenance(from), alerts };
+  } finally {
+    store.close();
   }
-  if (config.alerts.enabled && config.alerts.path !== ':memory:' && existsSync(config.alerts.path)) {
-    const store = AlertStore.open(config.alerts.path);
-    try {
-      result.adHoc = store.maintenance(from);
-      const sites = new Set(result.targets.map((t) => t.site));
-      // The store lists the latest 1,000 episodes a site had: plenty for the UPS alerts of a month.
-      result.alerts = [...sites].flatMap((site) =>
-        store
-          .list({ site, limit: 1_000 })
-          .filter((a) => POWER_RULES.includes(a.rule) && a.firedAt !== null)
-          .map((a) => ({ site: a.labels.site, device: a.labels.device, rule: a.rule, from: a.since, to: a.resolvedAt })),
-      );
-    } finally {
-      store.close();
-    }
-  }
-  return result;
 }
 
 function main(argv: string[]): string[] {
@@ -121,26 +114,29 @@ function main(argv: string[]): string[] {
 
   if (!existsSync(args.outages)) throw new UsageError(`--outages: no such file ${args.outages}`);
   const log = withArgument('outages', () => OutageLog.open(args.outages, { readOnly: true }));
-  const stores = config ? readCollectorStores(config, period.from) : { targets: [], adHoc: [], alerts: [] };
-  let report;
+  const grace = DEFAULT_CAUSE_GRACE_MS;
+  let outages, targets;
   try {
-    const grace = DEFAULT_CAUSE_GRACE_MS;
-    report = buildMonthlyReport({
-      month: args.month,
-      period,
-      timezone,
-      now,
-      // Upstream outages a little before the month still explain outages at its start.
-      outages: log.outages({ from: period.from - grace, to: period.to }),
-      targets: [...log.targets(), ...stores.targets],
-      maintenance: maintenanceInPeriod(notify?.maintenance ?? [], stores.adHoc, period.from, period.to, timezone),
-      causes: { alerts: stores.alerts, dependencies: notify?.dependencies ?? [], graceMs: grace },
-      ...(args.site === undefined ? {} : { site: args.site }),
-      kinds: args.kinds ?? DEFAULT_REPORT_KINDS,
-    });
+    // Upstream outages a little before the month still explain outages at its start.
+    outages = log.outages({ from: period.from - grace, to: period.to });
+    targets = [...log.targets(), ...(config ? registryTargets(config) : [])];
   } finally {
     log.close();
   }
+  if (args.site !== undefined && ![...targets, ...outages].some((t) => t.site === args.site)) throw new UsageError(`--site: no target of site "${args.site}" in the outage log${config ? ' or the registry' : ''}`);
+  const stores = config ? alertStoreData(config, period.from, new Set(targets.map((t) => t.site))) : { adHoc: [], alerts: [] };
+  const report = buildMonthlyReport({
+    month: args.month,
+    period,
+    timezone,
+    now,
+    outages,
+    targets,
+    maintenance: maintenanceInPeriod(notify?.maintenance ?? [], stores.adHoc, period.from, period.to, timezone),
+    causes: { alerts: stores.alerts, dependencies: notify?.dependencies ?? [], graceMs: grace },
+    ...(args.site === undefined ? {} : { site: args.site }),
+    kinds: args.kinds ?? DEFAULT_REPORT_KINDS,
+  });
 
   const language = args.lang ?? config?.language ?? 'tr';
   const names = reportFileNames(args.month, language, args.site);

@@ -536,6 +536,7 @@ describe('monthly report', () => {
       [['--month', '2026-10', ...base, '--lang', 'de'], /^--lang: expected tr or en/],
       [['--month', '2026-10', ...base, '--site', 'Zabıta'], /^--site: expected a site id/],
       [['--month', '2026-10', ...base, '--kinds', 'link,toaster'], /^--kinds: expected device kinds/],
+      [['--month', '2026-10', ...base, '--site', 'itfaiye'], /^--site: no target of site "itfaiye" in the outage log/],
       [['--month', '2026-10', ...base, '--colour', 'red'], /Unknown option '--colour'/],
       [['--month', '2026-10', '--outages', join(dir, 'none.sqlite'), '--out', join(dir, 'bad')], /^--outages: no such file/],
       [['--month', '2026-10', '--outages', paths.notify, '--out', join(dir, 'bad')], /^--outages: file is not a database/],

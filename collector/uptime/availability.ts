@@ -109,7 +109,7 @@ export interface SiteMember {
 }
 
 /** Which of a site's targets its figure is built from (see the definition at the top). */
-export function siteBasis(kinds: readonly string[]): 'links' | 'services' | null {
+function siteBasis(kinds: readonly string[]): 'links' | 'services' | null {
   if (kinds.includes('link')) return 'links';
   if (kinds.includes('service')) return 'services';
   return null;

@@ -97,6 +97,8 @@ export interface MonthlyReport {
   /** The month, ending at now while it runs. */
   period: Interval;
   generatedAt: number;
+  /** The one site reported, null for the whole department. */
+  site: string | null;
   sites: SiteReport[];
   /** null for a one-site report. */
   department: DepartmentFigures | null;
@@ -153,7 +155,7 @@ export function buildMonthlyReport(input: ReportInput): MonthlyReport {
     };
   });
 
-  return { month: input.month, timezone: input.timezone, period, generatedAt: input.now, sites, department: input.site === undefined ? departmentFigures(sites) : null, backups: input.backups ?? [] };
+  return { month: input.month, timezone: input.timezone, period, generatedAt: input.now, site: input.site ?? null, sites, department: input.site === undefined ? departmentFigures(sites) : null, backups: input.backups ?? [] };
 }
 
 function departmentFigures(sites: readonly SiteReport[]): DepartmentFigures {
@@ -277,7 +279,7 @@ export interface RenderOptions {
 const pad = (n: number) => String(n).padStart(2, '0');
 
 /** Turkish: "29.11.2026 10:00"; English: "2026-11-29 10:00" (unambiguous to either reader). */
-export function formatTime(at: number, timezone: string, language: Language, withTime = true): string {
+function formatTime(at: number, timezone: string, language: Language, withTime = true): string {
   const d = new Date(wallClock(at, timezone).ms);
   const [y, m, day] = [d.getUTCFullYear(), pad(d.getUTCMonth() + 1), pad(d.getUTCDate())];
   const date = language === 'tr' ? `${day}.${m}.${y}` : `${y}-${m}-${day}`;
@@ -306,7 +308,7 @@ function formatDuration(ms: number, language: Language): string {
 
 const monthTitle = (month: ReportMonth, language: Language) => `${MONTHS[language][month.month - 1]} ${month.year}`;
 
-export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const CSS = `
   body { font-family: "DejaVu Sans", "Segoe UI", Arial, sans-serif; font-size: 10pt; color: #111; margin: 2em; }
@@ -316,7 +318,8 @@ const CSS = `
   th { background: #eee; } td.num, th.num { text-align: right; white-space: nowrap; } tr.total td { font-weight: bold; }
   .figure { font-size: 12pt; }
   @page { size: A4; margin: 15mm; }
-  @media print { body { margin: 0; } section { break-inside: avoid-page; } tr, h2, h3 { break-inside: avoid; break-after: avoid-page; } }`;
+  thead { display: table-header-group; }
+  @media print { body { margin: 0; } tr { break-inside: avoid; } h2, h3, p.figure { break-after: avoid-page; } }`;
 
 type Cell = { text: string; num?: boolean };
 const cell = (text: string, num = false): Cell => ({ text, num });
@@ -397,7 +400,7 @@ ${rows.length ? table(head, rows) : table(head, [head.map((_, i) => cell('—', 
 export function renderHtml(report: MonthlyReport, options: RenderOptions): string {
   const { language } = options;
   const t = TEXT[language];
-  const title = `${t.title} — ${monthTitle(report.month, language)}${report.department ? '' : ` — ${report.sites[0]?.site ?? ''}`}`;
+  const title = `${t.title} — ${monthTitle(report.month, language)}${report.site === null ? '' : ` — ${report.site}`}`;
   const period = `${formatTime(report.period.from, report.timezone, language)} – ${formatTime(report.period.to, report.timezone, language)} (${report.timezone})`;
   return `<!doctype html>
 <html lang="${language}">
@@ -442,7 +445,7 @@ const CSV_HEAD = {
   },
 } as const satisfies Record<Language, unknown>;
 
-export const CSV_SEPARATOR = ';';
+const CSV_SEPARATOR = ';';
 const BOM = '\uFEFF';
 
 /** Quoted when it holds the separator, a quote or a line break; a text starting like a formula (=, +, -, @) is defused with a leading apostrophe. */
