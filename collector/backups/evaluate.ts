@@ -59,7 +59,7 @@ export interface BackupEvaluation {
 
 const DAY = 86_400_000;
 
-export function nextDue(schedule: Schedule, after: number): number | null {
+function nextDue(schedule: Schedule, after: number): number | null {
   if ('everyMs' in schedule) return after + schedule.everyMs;
   return nextCronTime(schedule.cron, after, schedule.timezone) ?? null;
 }
@@ -69,12 +69,6 @@ const latestBy = <T>(items: readonly T[], time: (item: T) => number | null): T |
   for (const item of items) if (time(item) !== null && (best === undefined || time(item)! >= time(best)!)) best = item;
   return best;
 };
-
-/** Where the schedule stands once due at `due`: before it ok, within grace late, then missed. */
-function timing(due: number | null, grace: number, now: number): 'ok' | 'late' | 'missed' {
-  if (due === null || now < due) return 'ok';
-  return now < due + grace ? 'late' : 'missed';
-}
 
 export function evaluateJob(job: BackupJob, runs: readonly BackupRun[], drills: readonly RestoreDrill[], now: number, knownSince: number): BackupEvaluation {
   const lastSuccess = latestBy(runs.filter((r) => r.status === 'success'), (r) => r.endedAt);
@@ -92,8 +86,8 @@ export function evaluateJob(job: BackupJob, runs: readonly BackupRun[], drills: 
   } else if (lastFinished?.status === 'failure') {
     state = 'failed';
   } else {
-    state = timing(due, job.grace, now);
-    if (state === 'ok' && tooSmall) state = 'too_small';
+    if (due === null || now < due) state = tooSmall ? 'too_small' : 'ok';
+    else state = now < due + job.grace ? 'late' : 'missed';
   }
 
   const lastDrill = latestBy(drills, (d) => d.at);

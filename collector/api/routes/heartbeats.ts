@@ -34,8 +34,7 @@ export function heartbeatRouter(service: BackupService | undefined): Router {
   const router = Router();
   router.use('/hb', express.json({ limit: '4kb' }), express.urlencoded({ extended: false, limit: '4kb' }));
   const report = (kind: HeartbeatKind) => (req: Request, res: Response) => {
-    const token = req.params.token;
-    if (typeof token !== 'string') throw new HttpError(404, 'unknown heartbeat token');
+    const token = typeof req.params.token === 'string' ? req.params.token : '';
     // The body is only parsed for JSON and form posts; a plain-text body (a log) is not a field.
     const body: unknown = typeof req.body === 'object' && req.body !== null ? req.body : {};
     const result = configured(service).heartbeat(token, kind, { ...(req.query as object), ...(body as object) }, req.ip ?? req.socket.remoteAddress ?? '');
