@@ -128,11 +128,12 @@ interface ProbeEntry {
   address: string;
   options?: Record<string, unknown>;
   timeoutMs?: number;
+  intervalS?: number;
   id?: string;
 }
 
 function open(driver: DeviceDriver, entry: ProbeEntry): DeviceSession {
-  const device = deviceEntrySchema.parse({ site: 'merkez', id: entry.id ?? 'hedef', address: entry.address, profile: driver.name, options: entry.options ?? {}, ...(entry.timeoutMs ? { timeoutMs: entry.timeoutMs } : {}) });
+  const device = deviceEntrySchema.parse({ site: 'merkez', id: entry.id ?? 'hedef', address: entry.address, profile: driver.name, options: entry.options ?? {}, timeoutMs: entry.timeoutMs, intervalS: entry.intervalS });
   const session = driver.open({ device, profile: PROFILES.get(driver.name)!, credential: undefined });
   sessions.push(session);
   return session;
@@ -676,6 +677,11 @@ describe('probe-icmp', () => {
     expect(await quitter).toMatchObject({ name: 'TimeoutError' });
     expect((await stayer).every((rtt) => rtt !== null)).toBe(true);
     expect(batcher.spawned).toBe(1);
+  });
+
+  it('refuses pings that cannot fit in the interval: the poller would cut them and show a healthy line as down', () => {
+    expect(() => open(probeIcmpDriver, { address: '127.0.0.1', intervalS: 1 })).toThrow(/merkez\/hedef: 3 pings every 500 ms with a 1000 ms timeout take up to 2100 ms, longer than intervalS 1: lower options\.count/);
+    expect(() => open(probeIcmpDriver, { address: '127.0.0.1', intervalS: 1, options: { count: 2, periodMs: 100 }, timeoutMs: 500 })).not.toThrow();
   });
 
   it('says why when fping cannot run with the source address, and refuses a host name that does not resolve', async () => {

@@ -50,13 +50,13 @@ const httpOptionsSchema = z
 type HttpOptions = z.infer<typeof httpOptionsSchema>;
 
 /** `expectStatus` → a test of one status. */
-export function statusMatcher(expect: HttpOptions['expectStatus']): (status: number) => boolean {
+function statusMatcher(expect: HttpOptions['expectStatus']): (status: number) => boolean {
   const ranges = (Array.isArray(expect) ? expect : [expect]).map((item) => (typeof item === 'number' ? [item, item] : [Number(item.slice(0, 3)), Number(item.slice(4))]));
   return (status) => ranges.some(([low, high]) => status >= low! && status <= high!);
 }
 
 /** The address (URL or host[:port]) with `options.path` applied; an error naming the device otherwise. */
-export function probeUrl(address: string, path: string | undefined, device: string): URL {
+function probeUrl(address: string, path: string | undefined, device: string): URL {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(address)?.[1]?.toLowerCase();
   if (scheme !== undefined && scheme !== 'http' && scheme !== 'https') throw new Error(`${device}: address "${address}" is ${scheme}://, not http:// or https://`);
   let url: URL;

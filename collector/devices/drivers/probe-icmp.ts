@@ -16,7 +16,9 @@ import { deviceName, isHost, round, sourceAddressSchema } from './probe-tcp.ts';
 // them one after the other and a slow name would hold up every target of the run.
 //
 // Down: not one reply (`timeout`). Some replies lost is not down: `loss_pct` says how much and
-// an alert rule decides. fping needs CAP_NET_RAW (Debian's package grants it).
+// an alert rule decides. A dead target in a run delays the others' results by at most its
+// timeout (the run ends when its last ping timed out), never by more. fping needs CAP_NET_RAW
+// (Debian's package grants it).
 
 /** Pings asked for within this window share one fping run. */
 const WINDOW_MS = 100;
@@ -230,6 +232,12 @@ export const probeIcmpDriver: DeviceDriver = {
       throw new Error(`${deviceName(target)}: options.sourceAddress ${options.sourceAddress} and address ${host} are not of the same IP version`);
     }
     const settings: PingSettings = { count: options.count, periodMs: options.periodMs, timeoutMs: target.device.timeoutMs ?? DEFAULT_TIMEOUT_MS, sourceAddress: options.sourceAddress };
+    // The poller cuts a poll at its interval: pings that cannot fit would show a healthy line as down.
+    const needsMs = WINDOW_MS + (settings.count - 1) * settings.periodMs + settings.timeoutMs;
+    const intervalS = target.device.intervalS;
+    if (intervalS !== undefined && needsMs > intervalS * 1000) {
+      throw new Error(`${deviceName(target)}: ${settings.count} pings every ${settings.periodMs} ms with a ${settings.timeoutMs} ms timeout take up to ${needsMs} ms, longer than intervalS ${intervalS}: lower options.count or options.periodMs, or raise intervalS`);
+    }
     return {
       poll: (signal) => probeIcmp(host, settings, signal),
       close: () => {},

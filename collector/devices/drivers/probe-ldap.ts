@@ -59,7 +59,7 @@ function integerOf(data: Buffer, tlv: Tlv): number {
 }
 
 /** The resultCode of the server's answer to BIND_ANONYMOUS, or undefined while the answer is incomplete. */
-export function bindResult(data: Buffer, what: string): number | undefined {
+function bindResult(data: Buffer, what: string): number | undefined {
   if (data[0] !== TAG.sequence) throw notLdap(what, `starts with 0x${data[0]!.toString(16).padStart(2, '0')}`);
   const message = readTlv(data, 0, what);
   if (!message) return undefined;

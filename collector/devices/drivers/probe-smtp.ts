@@ -24,7 +24,7 @@ interface Reply {
 }
 
 /** A complete SMTP reply ("250-first", …, "250 last"), or undefined while lines are still coming. */
-export function smtpReply(data: Buffer, what: string): Reply | undefined {
+function smtpReply(data: Buffer, what: string): Reply | undefined {
   const lines = data.toString('latin1').split('\n');
   lines.pop(); // the unfinished line after the last newline
   const texts: string[] = [];

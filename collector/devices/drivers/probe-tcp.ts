@@ -12,7 +12,7 @@ import { parseAddress } from '../inventory.ts';
 // registry's reason (timeout / refused / error + what happened). One place, so a refused
 // connection means the same thing for every probe.
 
-export const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
+const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
 
 /** The redundant internet line to probe through: an address of this machine. */
 export const sourceAddressSchema = z.string().refine((v) => isIP(v) !== 0, 'expected an IP address of this machine (the line to probe through)');
