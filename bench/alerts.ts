@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import { parse, stringify } from 'yaml';
@@ -535,10 +536,12 @@ interface Arrival {
   smsAt?: number;
 }
 
+/** The site in a notification's subject or SMS text: "[KRİTİK] v0-f001 / ups-1: …", "KRİTİK: v0-f001 / ups-1: …". */
+const siteOf = (text: string | undefined) => /(?:^|[\]:] )([a-z0-9._-]+) \/ /.exec(text ?? '')?.[1];
+
 /** Receive times on this process's clock: the servers run here, so a 1 ms poll of what they recorded is within ~1 ms of the moment. */
 function stampArrivals(smtp: SmtpTestServer, netgsm: FakeGateway<NetgsmDelivery, unknown>) {
   const arrivals = new Map<string, Arrival>();
-  const siteOf = (text: string | undefined) => /(?:^|[\]:] )([a-z0-9._-]+) \/ /.exec(text ?? '')?.[1];
   const extra = { mails: 0, sms: 0 };
   let mails = smtp.received.length;
   let sms = netgsm.delivered.length;
@@ -625,8 +628,53 @@ function fault(ups: UpsDevice, arrivals: ReturnType<typeof stampArrivals>): Faul
 
 const delivered = (f: Fault) => f.arrival.mailAt !== undefined && f.arrival.smsAt !== undefined;
 
-function latencyStats(values: readonly number[], expected: number) {
-  return { received: values.length, missing: expected - values.length, p50Ms: round(median(values), 0), p99Ms: round(quantile(values, 0.99), 0), maxMs: round(Math.max(...values), 0), minMs: round(Math.min(...values), 0) };
+function latencyStats(values: readonly number[], expected: number, digits = 0) {
+  return { received: values.length, missing: expected - values.length, p50Ms: round(median(values), digits), p99Ms: round(quantile(values, 0.99), digits), maxMs: round(Math.max(...values), digits), minMs: round(Math.min(...values), digits) };
+}
+
+/** One UPS per fault plus one for the warm-up; faults overlap (1-2 s apart), each is cleared once both its notifications are in. */
+async function publishFaults(collector: CollectorProcess, arrivals: ReturnType<typeof stampArrivals>, index: number, iterations: number, groupWaitMs: number) {
+  const random = mulberry32(index + 1);
+  const devices: UpsDevice[] = [];
+  try {
+    // Site per fault: each alert is its own notification group, so faults can overlap in time without being grouped together.
+    for (let i = 0; i <= iterations; i++) devices.push(await connectUps(collector.mqttUrl!, `v${index}-f${String(i).padStart(3, '0')}`));
+    const deliveredWithin = (f: Fault) => waitFor(`notifications for ${f.site}`, async () => delivered(f), groupWaitMs + 30_000, 5);
+    // The first fault warms the path (SMTP pool connection, JIT) and is reported apart.
+    const warmUp = fault(devices[0]!, arrivals);
+    await deliveredWithin(warmUp);
+    const faults: Fault[] = [];
+    const clears: Promise<void>[] = [];
+    for (const ups of devices.slice(1)) {
+      await new Promise((r) => setTimeout(r, FAULT_SPACING_MS + random() * FAULT_SPACING_MS));
+      const f = fault(ups, arrivals);
+      faults.push(f);
+      // A fault never delivered is counted as missing, not waited for again.
+      clears.push(deliveredWithin(f).then(() => publishUps(ups, false), () => undefined));
+    }
+    await Promise.all(clears);
+    // Anything more than one mail and one SMS per fault would show up here.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const sent = (channel: string) => collector.metric(`collector_notifications_total{channel="${channel}",result="sent"}`);
+    return { warmUp, faults, sent: { eposta: await sent('eposta'), sms: await sent('sms') } };
+  } finally {
+    for (const ups of devices) ups.client.end(true);
+  }
+}
+
+/** When the notifier put each site's notifications into the outbox (the collector's clock), read from its outbox file after it stopped. */
+function queuedAt(outboxPath: string): Map<string, number> {
+  const db = new DatabaseSync(outboxPath, { readOnly: true });
+  try {
+    const queued = new Map<string, number>();
+    for (const row of db.prepare('SELECT message, created_at FROM entries').all() as { message: string; created_at: number }[]) {
+      const site = siteOf((JSON.parse(row.message) as { subject?: string }).subject);
+      if (site !== undefined) queued.set(site, Math.min(queued.get(site) ?? Infinity, row.created_at));
+    }
+    return queued;
+  } finally {
+    db.close();
+  }
 }
 
 async function latencyVariant(variant: Variant, index: number, servers: { smtp: SmtpTestServer; netgsm: FakeGateway<NetgsmDelivery, unknown>; influx: InfluxServer }, iterations: number) {
@@ -635,51 +683,48 @@ async function latencyVariant(variant: Variant, index: number, servers: { smtp: 
   const files = writeCollectorFiles(dir, servers.smtp, servers.netgsm.url, variant.groupWait);
   const storageUrl = variant.storage === 'influxdb' ? servers.influx.url : `http://127.0.0.1:${await freePort()}`;
   process.env.NETGSM_PASSWORD = NETGSM.password;
-  const collector: CollectorProcess = await startCollectorProcess({ storage: { type: 'influx-v1', url: storageUrl }, alerts: files });
+  const collector = await startCollectorProcess({ storage: { type: 'influx-v1', url: storageUrl }, alerts: files });
   const arrivals = stampArrivals(servers.smtp, servers.netgsm);
-  const random = mulberry32(index + 1);
-  const devices: UpsDevice[] = [];
+  let run: Awaited<ReturnType<typeof publishFaults>>;
   try {
-    // Site per fault: each alert is its own notification group, so faults can overlap in time without being grouped together.
-    for (let i = 0; i <= iterations; i++) devices.push(await connectUps(collector.mqttUrl!, `v${index}-f${String(i).padStart(3, '0')}`));
-    // The first fault warms the path (SMTP pool connection, JIT) and is reported apart.
-    const warm = fault(devices[0]!, arrivals);
-    await waitFor('the warm-up notifications', async () => delivered(warm), groupWaitMs + 30_000, 5);
-    const faults: Fault[] = [];
-    const clears: Promise<void>[] = [];
-    const clearWhenDelivered = (f: Fault, ups: UpsDevice) => waitFor(`notifications for ${f.site}`, async () => delivered(f), groupWaitMs + 30_000, 5).then(() => publishUps(ups, false), () => undefined);
-    for (const ups of devices.slice(1)) {
-      await new Promise((r) => setTimeout(r, FAULT_SPACING_MS + random() * FAULT_SPACING_MS));
-      const f = fault(ups, arrivals);
-      faults.push(f);
-      clears.push(clearWhenDelivered(f, ups));
-    }
-    await Promise.all(clears);
-    // Anything more than one mail and one SMS per fault would show up here.
-    await new Promise((r) => setTimeout(r, 2_000));
-    const since = (f: Fault, at: number | undefined) => (at === undefined ? [] : [at - f.publishedAt]);
-    const mail = faults.flatMap((f) => since(f, f.arrival.mailAt));
-    const sms = faults.flatMap((f) => since(f, f.arrival.smsAt));
-    const result = {
-      groupWait: variant.groupWait,
-      storage: variant.storage,
-      faults: faults.length,
-      mail: latencyStats(mail, faults.length),
-      sms: latencyStats(sms, faults.length),
-      mailBeyondGroupWait: latencyStats(mail.map((ms) => ms - groupWaitMs), faults.length),
-      smsBeyondGroupWait: latencyStats(sms.map((ms) => ms - groupWaitMs), faults.length),
-      ackedP50Ms: round(median(faults.flatMap((f) => since(f, f.ackedAt))), 1),
-      warmUpFault: { mailMs: round(warm.arrival.mailAt! - warm.publishedAt, 0), smsMs: round(warm.arrival.smsAt! - warm.publishedAt, 0) },
-      unexpected: { ...arrivals.extra },
-      collectorNotificationsSent: { eposta: await collector.metric('collector_notifications_total{channel="eposta",result="sent"}'), sms: await collector.metric('collector_notifications_total{channel="sms",result="sent"}') },
-    };
-    process.stderr.write(`alerts latency groupWait ${variant.groupWait}, storage ${variant.storage}: mail p50 ${result.mail.p50Ms} ms p99 ${result.mail.p99Ms} ms, SMS p50 ${result.sms.p50Ms} ms p99 ${result.sms.p99Ms} ms\n`);
-    return result;
+    run = await publishFaults(collector, arrivals, index, iterations, groupWaitMs);
   } finally {
     arrivals.stop();
-    for (const ups of devices) ups.client.end(true);
     await collector.stop();
   }
+  const queued = queuedAt(join(collector.dir, 'outbox.sqlite'));
+  for (const path of [dir, collector.dir]) rmSync(path, { recursive: true, force: true });
+
+  const { faults, warmUp } = run;
+  const n = faults.length;
+  // Publish and receive times are this process's monotonic clock; the outbox's are the collector's wall clock (same machine).
+  const wall = (at: number) => performance.timeOrigin + at;
+  const between = (pick: (f: Fault) => [number | undefined, number | undefined]) =>
+    faults.flatMap((f) => {
+      const [from, to] = pick(f);
+      return from === undefined || to === undefined ? [] : [to - from];
+    });
+  const result = {
+    groupWait: variant.groupWait,
+    storage: variant.storage,
+    faults: n,
+    mail: latencyStats(between((f) => [f.publishedAt, f.arrival.mailAt]), n),
+    sms: latencyStats(between((f) => [f.publishedAt, f.arrival.smsAt]), n),
+    breakdown: {
+      /** Publish → PUBACK: the collector acknowledges after ingest, rule evaluation and the alert store. */
+      acknowledged: latencyStats(between((f) => [f.publishedAt, f.ackedAt]), n, 1),
+      /** Publish → notification in the outbox: groupWait plus the wait for the notifier's next 1 s tick. */
+      queued: latencyStats(between((f) => [wall(f.publishedAt), queued.get(f.site)]), n),
+      /** Outbox → the SMTP server has the message; outbox → the SMS gateway was called. */
+      mailSend: latencyStats(between((f) => [queued.get(f.site), f.arrival.mailAt === undefined ? undefined : wall(f.arrival.mailAt)]), n, 1),
+      smsSend: latencyStats(between((f) => [queued.get(f.site), f.arrival.smsAt === undefined ? undefined : wall(f.arrival.smsAt)]), n, 1),
+    },
+    warmUpFault: { mailMs: round(warmUp.arrival.mailAt! - warmUp.publishedAt, 0), smsMs: round(warmUp.arrival.smsAt! - warmUp.publishedAt, 0) },
+    unexpected: { ...arrivals.extra },
+    collectorNotificationsSent: run.sent,
+  };
+  process.stderr.write(`alerts latency groupWait ${variant.groupWait}, storage ${variant.storage}: mail p50 ${result.mail.p50Ms} ms p99 ${result.mail.p99Ms} ms, SMS p50 ${result.sms.p50Ms} ms p99 ${result.sms.p99Ms} ms\n`);
+  return result;
 }
 
 async function measureLatency(inputs: Inputs) {
