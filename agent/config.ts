@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../src/config/load.ts';
 import { ID_PATTERN, normaliseId } from '../src/contract/topics.ts';
+import { backupsSchema } from './backup/config.ts';
 
 // Agent configuration: YAML file + AGENT_* environment overrides (AGENT_MQTT__URL=…).
 // TLS file names follow the collector's configuration (caFile, certFile, keyFile).
@@ -40,6 +41,8 @@ export const agentConfigSchema = z.strictObject({
       rotateAfterDays: z.number().min(1).max(3650).default(90),
     })
     .optional(),
+  /** Backup files this machine holds, checked on the hardware cadence (docs/agent.md#backups). */
+  backups: backupsSchema,
   queue: z.strictObject({ maxMessages: z.number().int().positive().max(1_000_000).default(10_000) }).prefault({}),
   mqtt: z.strictObject({
     url: z.string().regex(/^(mqtts?|tcp|ssl):\/\/[^\s]+$/, 'expected mqtt://host:port or mqtts://host:port'),

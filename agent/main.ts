@@ -11,7 +11,8 @@ import { EnrollmentRefused, ensureCredentials, rotateCredentials, rotationDue, t
 import { collectInventory, inventoryMessage } from './inventory/collect.ts';
 import { startPublisher } from './publish.ts';
 import { openQueue } from './queue/open-queue.ts';
-import { sourcesFor } from './sources/index.ts';
+import { backupSource } from './sources/backup.ts';
+import { registerSource, sourcesFor } from './sources/index.ts';
 import { bootTimeMs } from './sources/system.ts';
 import { rebootEvent, loadState, saveState, type AgentState } from './state.ts';
 
@@ -150,6 +151,7 @@ function main(): void {
     }
     throw error;
   }
+  if (config.backups.length > 0) registerSource(backupSource(config.backups));
   if (values.once) {
     once(config).then(
       () => process.exit(0),

@@ -63,6 +63,8 @@ export async function startBenchCollector(influxUrl: string, spool: 'disk' | 'me
       queue: { path: spoolPath },
       security: { path: join(dir, 'security.sqlite'), deviceAuth: 'open', apiAuth: 'open' },
       alerts: { path: join(dir, 'alerts.sqlite'), outboxPath: join(dir, 'outbox.sqlite') },
+      uptime: { path: join(dir, 'uptime.sqlite') },
+      backups: { path: join(dir, 'backups.sqlite') },
     }),
   );
   const proc = startProcess(process.execPath, ['--disable-warning=ExperimentalWarning', 'collector/main.ts', '--config', config], { env: { ...process.env, LOG_LEVEL: 'warn' } });

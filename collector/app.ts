@@ -10,15 +10,17 @@ import { startEmbeddedBroker } from './broker/embedded.ts';
 import { connectExternalBroker } from './broker/external.ts';
 import type { CollectorConfig } from './config.ts';
 import { startAlertService, type AlertService } from './alerts/alert-service.ts';
+import { startBackupService, type BackupService } from './backups/backup-service.ts';
 import { startNotificationService, type NotificationService } from './alerts/notification-service.ts';
 import { startDeviceService, type DeviceService } from './devices/device-service.ts';
-import { createIngest, createMessageSink, transitionToPoint } from './ingest/ingest.ts';
+import { createIngest, createMessageSink, transitionToPoint, type StateTransition } from './ingest/ingest.ts';
 import { DeviceRegistry } from './registry/device-registry.ts';
 import { configChanges, flattenConfig } from './security/config-audit.ts';
 import { deviceUsername } from './security/policy.ts';
 import { SecurityStore } from './security/store.ts';
 import { SelfMetrics } from './self-metrics.ts';
 import { Spool } from './storage/spool.ts';
+import { startOutageService } from './uptime/outage-service.ts';
 import { WriteQueue } from './storage/write-queue.ts';
 import { createWriter } from './storage/writers.ts';
 
@@ -93,6 +95,12 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const alerts: AlertService | undefined = config.alerts.enabled ? startAlertService(config, queue, metrics, log) : undefined;
   const sink = alerts?.sink ?? queue;
   const notifications: NotificationService | undefined = alerts ? startNotificationService(config, alerts, metrics, log) : undefined;
+  const backups: BackupService | undefined = config.backups.file ? startBackupService({ file: config.backups.file, path: config.backups.path }, sink, metrics, rateLimited(log, { burst: 20, windowMs: 60_000 })) : undefined;
+  const outages = startOutageService(config.uptime.path, { alerts: alerts?.store, dependencies: () => notifications?.dependencies ?? [], sink, metrics, log });
+  const onTransition = (change: StateTransition) => {
+    transitions.inc({ state: change.online ? 'online' : 'offline' });
+    outages.onTransition(change);
+  };
   const ingestLog = rateLimited(log, { burst: 20, windowMs: 60_000 });
   const ingestOptions = {
     registry,
@@ -102,7 +110,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     observer: {
       accepted: (channel: string) => messagesIn.inc({ channel }),
       rejected: (reason: string) => rejected.inc({ reason }),
-      transition: (change: { online: boolean }) => transitions.inc({ state: change.online ? 'online' : 'offline' }),
+      transition: onTransition,
     },
   };
   const accept = createMessageSink(ingestOptions);
@@ -136,7 +144,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     broker = await connectExternalBroker({ ...config.broker, handler, log });
   }
 
-  const api = createApiApp({ registry, metrics, security, alerts: alerts?.store, ackTokens: notifications?.notifier, apiAuth: config.security.apiAuth, ready: () => true, onDeviceRevoked: (address) => disconnect(deviceUsername(address)) });
+  const api = createApiApp({ registry, metrics, security, alerts: alerts?.store, backups, ackTokens: notifications?.notifier, apiAuth: config.security.apiAuth, ready: () => true, onDeviceRevoked: (address) => disconnect(deviceUsername(address)) });
   const server: Server = await new Promise((resolve, reject) => {
     const tls = config.api.tls;
     const s: Server = tls ? createHttpsServer({ key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }, api) : createHttpServer(api);
@@ -148,7 +156,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
 
   const sweepTimer = setInterval(() => {
     const changes = registry.sweep(Date.now());
-    for (const change of changes) transitions.inc({ state: 'offline' });
+    for (const change of changes) onTransition(change);
     if (changes.length > 0) sink.enqueue(changes.map(transitionToPoint));
   }, 1_000);
   // Revocations made with the admin CLI (another process) reach the broker within a second.
@@ -186,7 +194,9 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         await broker.close();
         queue.enqueue(metrics.toPoints(Date.now(), config.instance));
         await notifications?.close();
+        backups?.close();
         alerts?.close();
+        outages.close();
         await queue.close();
         spool.close();
         await writer.close();

@@ -118,6 +118,17 @@ export const collectorConfigSchema = z.strictObject({
       outboxPath: z.string().min(1).default('./data/outbox.sqlite'),
     })
     .prefault({}),
+  /** Backup jobs reporting through push heartbeats (/hb/<token>): docs/backups.md. */
+  backups: z
+    .strictObject({
+      /** backups.yaml; none turns heartbeat verification off. Reloaded when it changes. */
+      file: fileName.optional(),
+      /** The heartbeat store: hashed tokens, runs, restore drills. */
+      path: z.string().min(1).default('./data/backups.sqlite'),
+    })
+    .prefault({}),
+  /** The outage log (start, end, cause of every outage) the monthly report is made from: docs/uptime.md. */
+  uptime: z.strictObject({ path: z.string().min(1).default('./data/uptime.sqlite') }).prefault({}),
   /** Devices without an agent (UPS, switches, NVRs…), polled over SNMP or HTTP: docs/devices.md. */
   devices: z
     .strictObject({

@@ -114,6 +114,8 @@ async function main(): Promise<void> {
     COLLECTOR_SECURITY__PATH: join(stateDir, 'security.sqlite'),
     COLLECTOR_ALERTS__PATH: join(stateDir, 'alerts.sqlite'),
     COLLECTOR_ALERTS__OUTBOX_PATH: join(stateDir, 'outbox.sqlite'),
+    COLLECTOR_UPTIME__PATH: join(stateDir, 'uptime.sqlite'),
+    COLLECTOR_BACKUPS__PATH: join(stateDir, 'backups.sqlite'),
   };
   start('collector', node, ['collector/main.ts'], collectorEnv);
   const token = apiToken(collectorEnv);

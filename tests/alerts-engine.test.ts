@@ -121,6 +121,23 @@ rules:
     expect(linearTrend([{ at: 0, value: 1 }, { at: 10, value: 2 }, { at: 20, value: 3 }]).timeToReach(5)).toBeCloseTo(20);
   });
 
+  it('trend: keeps the whole window in the fit (a long flat disk with a short rise does not fire)', () => {
+    const engine = new RuleEngine(loadRules().filter((r) => r.id === 'disk_filling_up'), { maxPointAgeMs: 10 * MIN });
+    const changes: AlertChange[] = [];
+    // 6 hours flat at 60 % every minute, then +3 % over 20 minutes: a fit over the window says 100 % is hundreds of hours away.
+    for (let i = 0; i < 366; i++) changes.push(...engine.observe([point('fs', { used_pct: 60 }, T0 + i * MIN, { mount: '/data' })], T0 + i * MIN));
+    for (let i = 1; i <= 20; i++) changes.push(...engine.observe([point('fs', { used_pct: 60 + (3 * i) / 20 }, T0 + (366 + i) * MIN, { mount: '/data' })], T0 + (366 + i) * MIN));
+    expect(summary(changes)).toEqual([]);
+  });
+
+  it('times alerts by arrival, so a device whose clock runs fast or slow is alerted on time', () => {
+    const engine = engineWith(DISK);
+    // The device's clock is 4 minutes fast: its point says T0+4m, it arrives at T0.
+    engine.observe([point('fs', { used_pct: 95 }, T0 + 4 * MIN, { mount: '/' })], T0);
+    expect(summary(engine.tick(T0 + 2 * MIN))).toEqual([]);
+    expect(summary(engine.tick(T0 + 5 * MIN))).toEqual(['disk_almost_full[/]:firing']);
+  });
+
   it('restores pending and firing alerts after a restart and carries on from them', () => {
     const engine = engineWith(DISK);
     engine.observe([point('fs', { used_pct: 95 }, T0, { mount: '/' })], T0);

@@ -3,7 +3,9 @@ import type { AbsenceRule, EventRule, Rule, StateRule, ThresholdRule, TrendRule 
 import { linearTrend, type Sample } from './trend.ts';
 
 // Pure rule evaluation over the stream of points: no I/O, no clock of its own (the caller
-// passes `now`). It knows only which alerts are pending or firing and the little history rules
+// passes `now`, the moment the points arrived). Alert times (since, for-durations, firing) are
+// arrival times, so a device whose clock runs fast or slow is alerted on time; trends are fitted
+// on the device's own timestamps, which are consistent with each other. It knows only which alerts are pending or firing and the little history rules
 // need (last value, last seen, trend samples); what an alert means for people (routing,
 // grouping, notifications) is decided after it.
 
@@ -94,22 +96,22 @@ export class RuleEngine {
       if (now - point.time > this.options.maxPointAgeMs) continue;
       const labels = { site: point.tags.site ?? '', device: point.tags.device ?? '', kind: point.tags.kind ?? 'other', instance: '' };
       if (!labels.site || !labels.device) continue;
-      if (point.measurement === 'events') this.observeEvent(point, labels, changes);
+      if (point.measurement === 'events') this.observeEvent(point, labels, changes, now);
       for (const rule of this.byMeasurement.get(point.measurement) ?? []) {
         if (!matches(rule.match, point, labels)) continue;
         const l = rule.instance ? { ...labels, instance: point.tags[rule.instance] ?? '' } : labels;
         switch (rule.type) {
           case 'threshold':
-            this.observeThreshold(rule, point, l, changes);
+            this.observeThreshold(rule, point, l, changes, now);
             break;
           case 'state':
-            this.observeState(rule, point, l, changes);
+            this.observeState(rule, point, l, changes, now);
             break;
           case 'trend':
-            this.observeTrend(rule, point, l, changes);
+            this.observeTrend(rule, point, l, changes, now);
             break;
           case 'absence':
-            this.observeAbsence(rule, point, l, changes);
+            this.observeAbsence(rule, point, l, changes, now);
             break;
         }
       }
@@ -140,7 +142,7 @@ export class RuleEngine {
     return changes;
   }
 
-  private observeThreshold(rule: ThresholdRule, point: Point, labels: AlertLabels, changes: AlertChange[]): void {
+  private observeThreshold(rule: ThresholdRule, point: Point, labels: AlertLabels, changes: AlertChange[], now: number): void {
     const value = numeric(point.fields[rule.match.field!]);
     if (value === undefined) return;
     const id = alertId(rule.id, labels);
@@ -150,14 +152,14 @@ export class RuleEngine {
     const cleared = rule.above !== undefined ? value <= clear : value >= clear;
     if (current) {
       current.value = value;
-      if (cleared || (current.state === 'pending' && !breaching)) this.end(current, point.time, changes);
-      else if (current.state === 'pending' && point.time - current.since >= rule.for) this.fire(current, point.time, changes);
+      if (cleared || (current.state === 'pending' && !breaching)) this.end(current, now, changes);
+      else if (current.state === 'pending' && now - current.since >= rule.for) this.fire(current, now, changes);
     } else if (breaching) {
-      this.start(rule, id, labels, point.time, value, changes);
+      this.start(rule, id, labels, now, value, changes);
     }
   }
 
-  private observeState(rule: StateRule, point: Point, labels: AlertLabels, changes: AlertChange[]): void {
+  private observeState(rule: StateRule, point: Point, labels: AlertLabels, changes: AlertChange[], now: number): void {
     const value = point.fields[rule.match.field!];
     if (value === undefined) return;
     const id = alertId(rule.id, labels);
@@ -165,59 +167,63 @@ export class RuleEngine {
     const bad = rule.in.includes(typeof value === 'boolean' ? Number(value) : value);
     if (current) {
       current.value = value;
-      if (!bad) this.end(current, point.time, changes);
-      else if (current.state === 'pending' && point.time - current.since >= rule.for) this.fire(current, point.time, changes);
+      if (!bad) this.end(current, now, changes);
+      else if (current.state === 'pending' && now - current.since >= rule.for) this.fire(current, now, changes);
     } else if (bad) {
-      this.start(rule, id, labels, point.time, value, changes);
+      this.start(rule, id, labels, now, value, changes);
     }
   }
 
-  private observeTrend(rule: TrendRule, point: Point, labels: AlertLabels, changes: AlertChange[]): void {
+  private observeTrend(rule: TrendRule, point: Point, labels: AlertLabels, changes: AlertChange[], now: number): void {
     const value = numeric(point.fields[rule.match.field!]);
     if (value === undefined) return;
     const id = alertId(rule.id, labels);
-    const samples = (this.trendSamples.get(id) ?? []).filter((s) => point.time - s.at <= rule.window && s.at < point.time);
+    let samples = (this.trendSamples.get(id) ?? []).filter((s) => point.time - s.at <= rule.window && s.at < point.time);
     samples.push({ at: point.time, value });
-    // Keep memory bounded: thin out the older half when the window holds too many samples.
-    if (samples.length > MAX_TREND_SAMPLES) samples.splice(0, samples.length - MAX_TREND_SAMPLES, ...samples.slice(0, samples.length - MAX_TREND_SAMPLES).filter((_, i) => i % 2 === 0));
+    // Memory stays bounded and the fit keeps the whole window: when too many samples gather, every
+    // other one of the older half goes (older history at a coarser step).
+    if (samples.length > MAX_TREND_SAMPLES) {
+      const half = Math.floor(samples.length / 2);
+      samples = [...samples.slice(0, half).filter((_, i) => i % 2 === 0), ...samples.slice(half)];
+    }
     this.trendSamples.set(id, samples);
     const reachIn = samples.length >= rule.minSamples ? linearTrend(samples).timeToReach(rule.reaches) : undefined;
     const current = this.active.get(id);
     if (current) {
       current.value = value;
       // Hysteresis: resolves only when the forecast is comfortably beyond the horizon (or the trend turned).
-      if (reachIn === undefined || reachIn > rule.within * 1.25) this.end(current, point.time, changes);
+      if (reachIn === undefined || reachIn > rule.within * 1.25) this.end(current, now, changes);
     } else if (reachIn !== undefined && reachIn <= rule.within) {
-      const alert = this.start(rule, id, labels, point.time, value, changes);
-      this.fire(alert, point.time, changes);
+      const alert = this.start(rule, id, labels, now, value, changes);
+      this.fire(alert, now, changes);
     }
   }
 
-  private observeAbsence(rule: AbsenceRule, point: Point, labels: AlertLabels, changes: AlertChange[]): void {
+  private observeAbsence(rule: AbsenceRule, point: Point, labels: AlertLabels, changes: AlertChange[], now: number): void {
     const deviceLabels = { ...labels, instance: '' };
-    this.lastSeen.set(`${rule.id}|${labels.site}|${labels.device}`, { at: Math.max(point.time, this.lastSeen.get(`${rule.id}|${labels.site}|${labels.device}`)?.at ?? 0), labels: deviceLabels });
+    this.lastSeen.set(`${rule.id}|${labels.site}|${labels.device}`, { at: now, labels: deviceLabels });
     const current = this.active.get(alertId(rule.id, deviceLabels));
-    if (current) this.end(current, point.time, changes);
+    if (current) this.end(current, now, changes);
   }
 
-  private observeEvent(point: Point, labels: AlertLabels, changes: AlertChange[]): void {
+  private observeEvent(point: Point, labels: AlertLabels, changes: AlertChange[], now: number): void {
     const type = point.tags.type ?? '';
     for (const rule of this.eventRules) {
       if (rule.match && !matches(rule.match, point, labels)) continue;
       const id = alertId(rule.id, labels);
       const current = this.active.get(id);
       if (rule.resolvedBy.includes(type)) {
-        if (current) this.end(current, point.time, changes);
+        if (current) this.end(current, now, changes);
       } else if (rule.events.includes(type)) {
         const detail = typeof point.fields.message === 'string' ? point.fields.message : undefined;
         if (current) {
-          current.expiresAt = point.time + rule.resolveAfter;
+          current.expiresAt = now + rule.resolveAfter;
           continue;
         }
-        const alert = this.start(rule, id, labels, point.time, type, changes);
-        alert.expiresAt = point.time + rule.resolveAfter;
+        const alert = this.start(rule, id, labels, now, type, changes);
+        alert.expiresAt = now + rule.resolveAfter;
         if (detail !== undefined) alert.detail = detail;
-        this.fire(alert, point.time, changes);
+        this.fire(alert, now, changes);
       }
     }
   }

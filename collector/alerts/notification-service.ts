@@ -2,7 +2,7 @@ import type { Logger } from '../../src/log.ts';
 import type { CollectorConfig } from '../config.ts';
 import type { SelfMetrics } from '../self-metrics.ts';
 import type { AlertService } from './alert-service.ts';
-import { loadNotifyConfig } from './notify-config.ts';
+import { loadNotifyConfig, type NotifyConfig } from './notify-config.ts';
 import { Notifier } from './notifier.ts';
 import { Outbox } from './outbox.ts';
 
@@ -14,6 +14,8 @@ import { Outbox } from './outbox.ts';
 export interface NotificationService {
   notifier: Notifier;
   outbox: Outbox;
+  /** The notification file's site dependencies (the outage log judges causes by them too). */
+  dependencies: NotifyConfig['file']['dependencies'];
   close(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export function startNotificationService(config: CollectorConfig, alerts: AlertS
   return {
     notifier,
     outbox,
+    dependencies: notify.file.dependencies,
     async close() {
       clearInterval(timer);
       await outbox.close();

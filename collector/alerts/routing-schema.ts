@@ -3,7 +3,7 @@ import { parseYamlText, validateConfig } from '../../src/config/load.ts';
 import { DEVICE_KINDS, EVENT_SEVERITIES } from '../../src/contract/schemas.ts';
 import { ID_PATTERN } from '../../src/contract/topics.ts';
 import type { Language } from '../devices/driver.ts';
-import { durationSchema } from './duration.ts';
+import { durationSchema } from '../../src/duration.ts';
 
 // The people side of the notification file: who the contacts are, which team owns which
 // alerts, when a team is at work, who is on duty (nöbet) outside of it, and when alerts are

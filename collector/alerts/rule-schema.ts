@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEVICE_KINDS, EVENT_SEVERITIES } from '../../src/contract/schemas.ts';
 import { ID_PATTERN } from '../../src/contract/topics.ts';
-import { durationSchema } from './duration.ts';
+import { durationSchema } from '../../src/duration.ts';
 
 // Alert rules as data (collector/alerts/default-rules.yaml, plus the municipality's own file).
 // A rule watches the incoming stream of points (agents, polled devices, traps, device states)

@@ -1,12 +1,14 @@
 import express, { type ErrorRequestHandler, type Router } from 'express';
 import type { DeviceAddress } from '../../src/contract/topics.ts';
 import type { AlertStore } from '../alerts/alert-store.ts';
+import type { BackupService } from '../backups/backup-service.ts';
 import type { DeviceRegistry } from '../registry/device-registry.ts';
 import type { SecurityStore } from '../security/store.ts';
 import type { SelfMetrics } from '../self-metrics.ts';
 import { apiAuthentication } from './auth.ts';
 import { ackRouter, type AckTokens } from './routes/ack.ts';
 import { alertsRouter } from './routes/alerts.ts';
+import { backupsRouter, heartbeatRouter } from './routes/heartbeats.ts';
 import { devicesRouter } from './routes/devices.ts';
 import { enrollmentRouter } from './routes/enrollment.ts';
 import { healthRouter } from './routes/health.ts';
@@ -21,6 +23,8 @@ export interface ApiDeps {
   security: SecurityStore;
   /** Undefined when alerting is turned off: the alert routes say so. */
   alerts: AlertStore | undefined;
+  /** Undefined when backups.file is not set: the backup routes say so. */
+  backups?: BackupService | undefined;
   /** Verifies acknowledge links of notification mails (undefined: notifications are off). */
   ackTokens?: AckTokens | undefined;
   apiAuth: 'tokens' | 'open';
@@ -36,17 +40,19 @@ function publicRouters(deps: ApiDeps): Router[] {
 
 /** Routes behind an API token. */
 function protectedRouters(deps: ApiDeps): Router[] {
-  return [sitesRouter(deps.registry), devicesRouter(deps.registry), securityRouter(deps.security, deps.onDeviceRevoked), alertsRouter(deps.alerts, deps.security)];
+  return [sitesRouter(deps.registry), devicesRouter(deps.registry), securityRouter(deps.security, deps.onDeviceRevoked), alertsRouter(deps.alerts, deps.security), backupsRouter(deps.backups, deps.security)];
 }
 
 export function apiRouters(deps: ApiDeps): Router[] {
-  return [...publicRouters(deps), ...protectedRouters(deps)];
+  return [heartbeatRouter(deps.backups), ...publicRouters(deps), ...protectedRouters(deps)];
 }
 
 export function createApiApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Heartbeats parse their own bodies, so that a broken one is counted as such.
+  app.use(heartbeatRouter(deps.backups));
   app.use(express.json({ limit: '64kb' }));
   app.use(express.urlencoded({ extended: false, limit: '1kb' }));
   for (const router of publicRouters(deps)) app.use(router);

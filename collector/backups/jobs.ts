@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseYamlText, validateConfig } from '../../src/config/load.ts';
 import { ID_PATTERN } from '../../src/contract/topics.ts';
-import { durationSchema } from '../alerts/duration.ts';
+import { durationSchema } from '../../src/duration.ts';
 import { cronFiresEveryYear, isTimeZone, parseCron, type CronSchedule } from './cron.ts';
 
 // backups.yaml: the backup jobs that report through push heartbeats (docs: a backup script,

@@ -31,6 +31,8 @@ export async function startCollectorProcess(config: Record<string, unknown>, reu
     registry: { path: join(dir, 'registry.sqlite'), ...(config.registry as object | undefined) },
     queue: { path: join(dir, 'spool.sqlite'), ...(config.queue as object | undefined) },
     alerts: { path: join(dir, 'alerts.sqlite'), outboxPath: join(dir, 'outbox.sqlite'), ...(config.alerts as object | undefined) },
+    uptime: { path: join(dir, 'uptime.sqlite'), ...(config.uptime as object | undefined) },
+    backups: { path: join(dir, 'backups.sqlite'), ...(config.backups as object | undefined) },
     // Tests that are not about identity run open; the security tests turn authentication on.
     security: { path: join(dir, 'security.sqlite'), deviceAuth: 'open', apiAuth: 'open', ...(config.security as object | undefined) },
   };
