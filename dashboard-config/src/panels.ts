@@ -62,7 +62,24 @@ export function graph(spec: PanelSpec & { dashedSeries?: string }) {
   return panel;
 }
 
-export const grid = (spec: PanelSpec) => configure(new table.PanelBuilder(), spec, 'table', { width: 12, height: 8 });
+/** How a table column is painted: texts and colours for values, or colour steps (the same shape as PanelSpec's). */
+export interface ColumnColours {
+  mappings?: dashboard.ValueMapping[];
+  thresholds?: dashboard.Threshold[];
+}
+
+/** A table; `colouredColumns` paint their cells' background, so red/amber/green shows at a glance. */
+export function grid(spec: PanelSpec & { colouredColumns?: Record<string, ColumnColours> }) {
+  const panel = configure(new table.PanelBuilder(), spec, 'table', { width: 12, height: 8 });
+  for (const [column, colours] of Object.entries(spec.colouredColumns ?? {})) {
+    const properties: dashboard.DynamicConfigValue[] = [{ id: 'custom.cellOptions', value: { type: 'color-background' } }];
+    if (colours.mappings) properties.push({ id: 'mappings', value: colours.mappings });
+    if (colours.thresholds) properties.push({ id: 'thresholds', value: { mode: dashboard.ThresholdsMode.Absolute, steps: colours.thresholds } }, { id: 'color', value: { mode: 'thresholds' } });
+    panel.overrideByName(column, properties);
+  }
+  return panel;
+}
+
 export const single = (spec: PanelSpec) => configure(new stat.PanelBuilder(), spec, 'time_series', { width: 6, height: 4 });
 
 /**
