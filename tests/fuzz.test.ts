@@ -530,8 +530,9 @@ describe(`fuzzing the collector (FUZZ_SEED=${SEED})`, () => {
     expect(measurements.filter((m) => !NAME.test(m)), `measurements outside the contract, FUZZ_SEED=${SEED}`).toEqual([]);
     expect(measurements).toEqual(expect.arrayContaining(['cpu', 'smart', 'collector']));
     const tagKeys = new Set((await influx.query(DB, 'SHOW TAG KEYS')).flatMap((s) => s.values.map((v) => String(v[0]))));
-    // Fuzzed values can fire alerts (a file system "99 % full"): the collector's alerts measurement adds rule and category.
-    const allowedTags = new Set<string>(['site', 'device', 'kind', 'type', 'severity', 'instance', 'rule', 'category', ...METRIC_TAG_KEYS]);
+    // Fuzzed values can fire alerts (a file system "99 % full") and fuzzed devices go offline: the
+    // collector's own alerts and outages measurements add rule, category and cause.
+    const allowedTags = new Set<string>(['site', 'device', 'kind', 'type', 'severity', 'instance', 'rule', 'category', 'cause', ...METRIC_TAG_KEYS]);
     expect([...tagKeys].filter((k) => !allowedTags.has(k)), `tag keys outside the contract, FUZZ_SEED=${SEED}`).toEqual([]);
     const fieldKeys = new Set((await influx.query(DB, 'SHOW FIELD KEYS')).flatMap((s) => s.values.map((v) => String(v[0]))));
     expect([...fieldKeys].filter((k) => !NAME.test(k)), `field keys outside the contract, FUZZ_SEED=${SEED}`).toEqual([]);
