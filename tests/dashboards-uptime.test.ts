@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync, utimesSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
@@ -139,7 +139,6 @@ describe('Backup verification and Network and fiber uptime dashboards on data fr
     writeFileSync(join(dumps, 'muhasebe.bak'), 'muhasebe veritabanı yedeği\n'.repeat(1000));
     writeFileSync(join(dumps, 'muhasebe.bak.sha256'), `${createHash('sha256').update('başka bir dosya').digest('hex')}  muhasebe.bak\n`);
     for (const name of ['muhasebe.bak', 'muhasebe.bak.sha256']) backdate(join(dumps, name), 2 * HOUR_MS);
-    const budget = { readMBps: 50 };
     agent = startAgentWithConfig(
       agentConfigFile({
         site: SITE,
@@ -150,9 +149,9 @@ describe('Backup verification and Network and fiber uptime dashboards on data fr
         hardwareIntervalS: 10,
         mqtt: { url: collector.mqttUrl },
         backups: [
-          { id: FILES_PRIMARY, path: join(primary, 'arsiv-*.tar.gz'), maxAge: '26h', verifyArchive: true, offsite: { role: 'primary', pair: FILES_COPY }, budget },
-          { id: FILES_COPY, path: join(copy, 'arsiv-*.tar.gz'), maxAge: '26h', verifyArchive: true, offsite: { role: 'copy', pair: FILES_PRIMARY }, budget },
-          { id: FILES_BAD_SUM, path: join(dumps, '*.bak'), maxAge: '26h', checksum: { sidecar: '.sha256' }, budget },
+          { id: FILES_PRIMARY, path: join(primary, 'arsiv-*.tar.gz'), maxAge: '26h', verifyArchive: true, offsite: { role: 'primary', pair: FILES_COPY } },
+          { id: FILES_COPY, path: join(copy, 'arsiv-*.tar.gz'), maxAge: '26h', verifyArchive: true, offsite: { role: 'copy', pair: FILES_PRIMARY } },
+          { id: FILES_BAD_SUM, path: join(dumps, '*.bak'), maxAge: '26h', checksum: { sidecar: '.sha256' } },
         ],
       }),
     );
