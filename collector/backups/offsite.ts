@@ -24,7 +24,7 @@ import type { Point } from '../model/point.ts';
 // not catch up (so a threshold rule fires on it), and includes the normal transfer time, which
 // the rule's threshold allows for.
 
-export const OFFSITE_STATES = ['ok', 'lagging', 'missing', 'mismatch'] as const;
+const OFFSITE_STATES = ['ok', 'lagging', 'missing', 'mismatch'] as const;
 export type OffsiteState = (typeof OFFSITE_STATES)[number];
 
 export interface OffsiteReport {
@@ -81,7 +81,7 @@ export function parseOffsiteReport(point: Point): OffsiteReport | { error: strin
   return report;
 }
 
-export const agentOf = (r: Pick<OffsiteReport, 'site' | 'device'>) => `${r.site}/${r.device}`;
+const agentOf = (r: Pick<OffsiteReport, 'site' | 'device'>) => `${r.site}/${r.device}`;
 export const reportKey = (r: Pick<OffsiteReport, 'site' | 'device' | 'job'>) => `${r.site}/${r.device}/${r.job}`;
 
 export function isCopyOf(primary: OffsiteReport, candidate: OffsiteReport): boolean {

@@ -20,7 +20,7 @@ import type { Point } from '../model/point.ts';
 //          loses more than lossPct (10 %) of its pings, or a service target is down;
 // up       otherwise. A site nothing is known of has no state.
 
-export const SITE_STATES = ['up', 'degraded', 'down'] as const;
+const SITE_STATES = ['up', 'degraded', 'down'] as const;
 export type SiteState = (typeof SITE_STATES)[number];
 
 export interface SiteEvidence {
@@ -51,7 +51,7 @@ export function judgeSite(e: SiteEvidence, t: SiteThresholds = DEFAULT_SITE_THRE
   return degraded ? 'degraded' : 'up';
 }
 
-export function siteStatePoint(site: string, state: SiteState, now: number): Point {
+function siteStatePoint(site: string, state: SiteState, now: number): Point {
   return { measurement: 'site_state', tags: { site }, fields: { state, up: Number(state === 'up'), degraded: Number(state === 'degraded'), down: Number(state === 'down') }, time: now };
 }
 
