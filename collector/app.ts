@@ -13,7 +13,8 @@ import { startAlertService, type AlertService } from './alerts/alert-service.ts'
 import { startBackupService, type BackupService } from './backups/backup-service.ts';
 import { startNotificationService, type NotificationService } from './alerts/notification-service.ts';
 import { startDeviceService, type DeviceService } from './devices/device-service.ts';
-import { createIngest, createMessageSink, transitionToPoint, type StateTransition } from './ingest/ingest.ts';
+import { startOffsiteService } from './backups/offsite-service.ts';
+import { createIngest, createMessageSink, transitionToPoint, type PointSink, type StateTransition } from './ingest/ingest.ts';
 import { DeviceRegistry } from './registry/device-registry.ts';
 import { configChanges, flattenConfig } from './security/config-audit.ts';
 import { deviceUsername } from './security/policy.ts';
@@ -21,6 +22,7 @@ import { SecurityStore } from './security/store.ts';
 import { SelfMetrics } from './self-metrics.ts';
 import { Spool } from './storage/spool.ts';
 import { startOutageService } from './uptime/outage-service.ts';
+import { SiteStateTracker } from './uptime/site-state.ts';
 import { WriteQueue } from './storage/write-queue.ts';
 import { createWriter } from './storage/writers.ts';
 
@@ -55,6 +57,8 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const security = SecurityStore.open(config.security.path);
   auditConfiguration(security, config);
   const spoolLog = rateLimited(log, { burst: 5, windowMs: 60_000 });
+  const warnLog = rateLimited(log, { burst: 20, windowMs: 60_000 });
+  const rateLimitedWarn = (message: string, fields: Record<string, unknown>) => warnLog.log('warn', message, fields);
 
   // The v1 writer creates a missing database on its first write when allowed.
   const writer = createWriter(config.storage);
@@ -93,7 +97,11 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
 
   // Every accepted point passes the rule engine on its way to the queue.
   const alerts: AlertService | undefined = config.alerts.enabled ? startAlertService(config, queue, metrics, log) : undefined;
-  const sink = alerts?.sink ?? queue;
+  const alertSink = alerts?.sink ?? queue;
+  // Points also feed two derived views, whose own points go through the rules as well.
+  const offsite = startOffsiteService(alertSink, { onRefused: (message) => rateLimitedWarn('off-site backup report refused', { message }) });
+  const siteStates = new SiteStateTracker(alertSink, { seed: registry.list() });
+  const sink: PointSink = { enqueue: (points) => (offsite.observe(points), siteStates.observe(points), alertSink.enqueue(points)) };
   const notifications: NotificationService | undefined = alerts ? startNotificationService(config, alerts, metrics, log) : undefined;
   const backups: BackupService | undefined = config.backups.file ? startBackupService({ file: config.backups.file, path: config.backups.path }, sink, metrics, rateLimited(log, { burst: 20, windowMs: 60_000 })) : undefined;
   const outages = startOutageService(config.uptime.path, { alerts: alerts?.store, dependencies: () => notifications?.dependencies ?? [], sink, metrics, log });
@@ -195,6 +203,8 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         queue.enqueue(metrics.toPoints(Date.now(), config.instance));
         await notifications?.close();
         backups?.close();
+        offsite.close();
+        siteStates.close();
         alerts?.close();
         outages.close();
         await queue.close();

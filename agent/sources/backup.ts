@@ -49,7 +49,13 @@ interface JobResult {
 }
 
 function failed(job: BackupJob, detail: string): JobResult {
-  return { metric: { name: 'backup_file', tags: { instance: job.id }, fields: { ok: 0, status: 'no_file', files: 0, detail: text(detail) } } };
+  const fields: Metric['fields'] = { ok: 0, status: 'no_file', files: 0, detail: text(detail) };
+  // The off-site comparison must know an empty copy location is a copy (then: "missing").
+  if (job.offsite) {
+    fields.offsite_role = job.offsite.role;
+    fields.offsite_pair = job.offsite.pair;
+  }
+  return { metric: { name: 'backup_file', tags: { instance: job.id }, fields } };
 }
 
 function checksumVerdict(expected: Expected | undefined, outcome: VerifyOutcome | undefined): { ok?: boolean; detail?: string } {

@@ -166,9 +166,12 @@ export class RuleEngine {
     const current = this.active.get(id);
     const bad = rule.in.includes(typeof value === 'boolean' ? Number(value) : value);
     if (current) {
-      current.value = value;
+      // A resolved state alert keeps the bad value it was about ("offline: lwt", not "birth").
       if (!bad) this.end(current, now, changes);
-      else if (current.state === 'pending' && now - current.since >= rule.for) this.fire(current, now, changes);
+      else {
+        current.value = value;
+        if (current.state === 'pending' && now - current.since >= rule.for) this.fire(current, now, changes);
+      }
     } else if (bad) {
       this.start(rule, id, labels, now, value, changes);
     }

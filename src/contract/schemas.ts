@@ -23,7 +23,7 @@ export const timestampSchema = z
 const nameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a lower-case name like "cpu" or "fs_used"');
 
 /** Measurements the collector writes itself: a device writing into them could forge the collector's health or device states. */
-export const RESERVED_MEASUREMENTS = ['collector', 'device_state', 'events', 'alerts', 'notification_channel', 'outages', 'backup'] as const;
+export const RESERVED_MEASUREMENTS = ['collector', 'device_state', 'events', 'alerts', 'notification_channel', 'outages', 'backup', 'backup_offsite', 'site_state'] as const;
 const metricNameSchema = nameSchema.refine((name) => !(RESERVED_MEASUREMENTS as readonly string[]).includes(name), { message: `reserved for the collector (${RESERVED_MEASUREMENTS.join(', ')})` });
 /** InfluxDB refuses a field named "time" (HTTP 400): refused here, where the device learns why. */
 const noTimeField = [(fields: Record<string, unknown>) => !Object.hasOwn(fields, 'time'), '"time" cannot be a field name'] as const;
