@@ -74,7 +74,7 @@ describe('backups and uptime through real e-mail', () => {
   let web: Server;
   let webPort: number;
   const lines: Line[] = [];
-  const dirs: Record<'gece' | 'arsiv' | 'kucuk' | 'sql' | 'work', string> = { gece: '', arsiv: '', kucuk: '', sql: '', work: '' };
+  const dirs: Record<'gece' | 'arsiv' | 'kucuk' | 'sql' | 'uzak' | 'work', string> = { gece: '', arsiv: '', kucuk: '', sql: '', uzak: '', work: '' };
 
   const subjects = () => smtp.received.filter((m) => m.envelope.to.includes(TO)).map((m) => m.mail.subject ?? '');
   const api = async <T>(path: string, init?: RequestInit): Promise<T> => {
@@ -117,6 +117,8 @@ describe('backups and uptime through real e-mail', () => {
     const db1 = randomBytes(30_000);
     put(dirs.sql, 'db-1.bak', db1, 30 * MIN);
     put(dirs.sql, 'db-1.bak.sha256', Buffer.from(`${sha256(db1)}  db-1.bak\n`), 30 * MIN);
+    // A backup that must also reach another building: its copy never arrives.
+    put(dirs.uzak, 'uzak-1.bak', randomBytes(20_000), 30 * MIN);
 
     const dir = tempDir('e2e');
     writeFileSync(
@@ -128,7 +130,7 @@ describe('backups and uptime through real e-mail', () => {
         ],
       }),
     );
-    writeFileSync(join(dir, 'rules.yaml'), stringify({ rules: [immediate('service_down'), immediate('line_down')] }));
+    writeFileSync(join(dir, 'rules.yaml'), stringify({ rules: [immediate('service_down'), immediate('line_down'), immediate('backup_offsite_missing')] }));
     writeFileSync(
       join(dir, 'backups.yaml'),
       stringify({
@@ -169,6 +171,7 @@ describe('backups and uptime through real e-mail', () => {
           { id: 'arsiv', path: join(dirs.arsiv, '*.tar.gz'), maxAge: '26h', verifyArchive: true },
           { id: 'kucuk', path: join(dirs.kucuk, '*.bak'), maxAge: '26h' },
           { id: 'sql', path: join(dirs.sql, '*.bak'), maxAge: '26h', checksum: { sidecar: '.sha256' } },
+          { id: 'uzak', path: join(dirs.uzak, '*.bak'), maxAge: '26h', offsite: { role: 'primary', pair: 'uzak-kopya' } },
         ],
       }),
     );
@@ -219,12 +222,12 @@ describe('backups and uptime through real e-mail', () => {
       const series = await influx.query(DB, `SELECT last(status) FROM backup_file WHERE device = '${AGENT.device}' GROUP BY instance`);
       return Object.fromEntries(series.map((s) => [s.tags!.instance!, s.values[0]![1]]));
     };
-    await waitFor('all four backups checked and healthy', async () => {
+    await waitFor('all five backups checked and healthy', async () => {
       const now = await statuses();
-      return ['arsiv', 'gece', 'kucuk', 'sql'].every((job) => now[job] === 'ok');
+      return ['arsiv', 'gece', 'kucuk', 'sql', 'uzak'].every((job) => now[job] === 'ok');
     }, 30_000, 500);
     // The agent's other checks (a full disk of the test machine) may alert too: only backup mails count here.
-    const backupMail = (s: string) => s.includes(`${AGENT.device}: `) && /yede[kğ]/.test(s);
+    const backupMail = (s: string) => s.includes(`${AGENT.device}: `) && /yede[kğ]/.test(s) && !s.includes('uzak kopyası');
     expect(subjects().filter(backupMail)).toEqual([]);
 
     // The night's run did not happen: the newest backup is now two hours old (allowed: one).
@@ -247,7 +250,14 @@ describe('backups and uptime through real e-mail', () => {
     await waitFor('four backup mails', async () => expected.every((s) => subjects().includes(s)), 30_000, 250);
     // One mail each, and nothing else about these backups (the truncated archive is not also "too small").
     expect(subjects().filter(backupMail).sort()).toEqual([...expected].sort());
-    expect(await statuses()).toEqual({ arsiv: 'unreadable', gece: 'missed', kucuk: 'too_small', sql: 'checksum_bad' });
+    expect(await statuses()).toEqual({ arsiv: 'unreadable', gece: 'missed', kucuk: 'too_small', sql: 'checksum_bad', uzak: 'ok' });
+  });
+
+  it('an off-site copy that never arrives is mailed as backup_offsite_missing', async () => {
+    const subject = `[KRİTİK] ${AGENT.device}: uzak yedeğinin uzak kopyası yok: ikinci konumda hiç yedek dosyası görünmüyor`;
+    await waitFor('off-site missing mail', async () => subjects().includes(subject), 40_000, 250);
+    const [series] = await influx.query(DB, `SELECT last(state) FROM backup_offsite WHERE instance = 'uzak'`);
+    expect(series?.values[0]?.[1]).toBe('missing');
   });
 
   it('a web service stopped for 5 s and started again: one outage of the right length in the outage log and InfluxDB, mailed as service_down and resolved', async () => {
