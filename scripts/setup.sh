@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 case "${1:-test}" in
   stack) packages=(influxdb) ;;
   test) packages=(influxdb victoria-metrics mosquitto prometheus-node-exporter openssl snmpd snmp snmpsim fping iptables iproute2 dnsmasq-base) ;;
-  bench) packages=(prometheus-snmp-exporter snmpsim snmp) ;;
+  bench) packages=(prometheus-snmp-exporter snmpsim snmp prometheus-blackbox-exporter fping) ;;
   *) echo "usage: $0 stack|test" >&2; exit 2 ;;
 esac
 
