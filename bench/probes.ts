@@ -52,7 +52,10 @@ const inputsSchema = z.strictObject({
   listeners: count(1, 99),
   'icmp-count': count(1, 100),
   'default-pings-side': z.boolean(),
-});
+})
+  // The jitter is taken from two successive probes of a target that both fall in the window.
+  .refine((i) => i.seconds > i.interval, { message: 'must be longer than --interval (the jitter needs two probes of a target inside the window)', path: ['seconds'] })
+  .refine((i) => i['max-seconds'] === 0 || i['max-seconds'] > MAX_INTERVAL_S, { message: `must be 0 (skip) or longer than the ${MAX_INTERVAL_S} s interval of the max-throughput run`, path: ['max-seconds'] });
 type Inputs = z.infer<typeof inputsSchema>;
 
 function parseInputs(args: string[]): Inputs {
