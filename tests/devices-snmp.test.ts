@@ -1,14 +1,15 @@
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceUnreachableError } from '../collector/devices/driver.ts';
+import { DeviceUnreachableError, type DeviceDriver } from '../collector/devices/driver.ts';
 import { snmpDriver } from '../collector/devices/drivers/snmp.ts';
 import { deviceEntrySchema } from '../collector/devices/inventory.ts';
-import { nextPollDelay, pollPhase } from '../collector/devices/poller.ts';
+import { DevicePoller, nextPollDelay, pollPhase } from '../collector/devices/poller.ts';
 import { parseProfile } from '../collector/devices/profile-loader.ts';
 import { compileExpression } from '../collector/devices/snmp/expr.ts';
 import { interpretPoll } from '../collector/devices/snmp/interpret.ts';
 import { counterRate, hasRebooted } from '../collector/devices/snmp/rates.ts';
 import type { RawPoll, RawValue } from '../collector/devices/snmp/raw-value.ts';
+import { waitFor } from './helpers/servers.ts';
 import { freeUdpPort, startSnmpd, type SnmpdServer } from './helpers/snmp-servers.ts';
 
 // The generic SNMP driver: pure parts (expressions, rates, interpretation) without servers,
@@ -63,6 +64,25 @@ describe('poll schedule', () => {
     expect(next % interval).toBe(phase % interval);
     expect(next - now).toBeGreaterThanOrEqual(interval / 4);
     expect(next - now).toBeLessThanOrEqual(interval * 1.25);
+  });
+});
+
+describe('poller slots', () => {
+  it('polls of a batching driver (ICMP) take no concurrency slot: 100 of them waiting 300 ms at once do not queue behind a limit of 1', async () => {
+    // The scheduling is what is tested here: the driver only waits, as a probe waiting for its fping batch does.
+    const wait: DeviceDriver = { name: 'waits', credential: 'none', batched: true, open: () => ({ poll: async () => (await new Promise((r) => setTimeout(r, 300)), { metrics: [{ name: 'probe', fields: { ok: 1 } }], events: [], problems: [] }), close: () => {} }) };
+    const delivered: string[] = [];
+    const poller = new DevicePoller({ drivers: new Map([[wait.name, wait]]), concurrency: 1, language: 'tr', log: { log: () => {} }, deliver: (address, message) => message.channel === 'metrics' && delivered.push(address.device) });
+    const profile = parseProfile('id: waits\ndriver: waits\nkind: link\ndescription: waits\n', 'inline');
+    poller.update(
+      Array.from({ length: 100 }, (_, i) => {
+        const device = deviceEntrySchema.parse({ site: 'merkez', id: `hat-${i}`, address: '127.0.0.1', profile: 'waits', intervalS: 60 });
+        return { device, kind: 'link' as const, intervalS: 60, targets: [{ device, profile, credential: undefined }], fingerprint: device.id };
+      }),
+    );
+    // First polls come within 10 s; with one slot and 300 ms each they would need 30 s.
+    await waitFor('all 100 polled', async () => new Set(delivered).size === 100, 12_000, 100);
+    await poller.close();
   });
 });
 

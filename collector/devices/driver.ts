@@ -41,6 +41,12 @@ export interface DeviceDriver {
   readonly credential: 'snmp' | 'http' | 'none';
   /** The device entry's `options` this driver understands; checked when the device list loads (errors name the field). */
   readonly options?: z.ZodType;
+  /**
+   * Polls only wait for work the driver gathers and bounds itself (ICMP: one fping run for many
+   * targets), so they take none of the poller's concurrency slots; otherwise 64 slots held
+   * through a batching window and a 3-ping run capped ICMP at ~3,000 targets a minute (bench/probes.ts).
+   */
+  readonly batched?: boolean;
   open(target: DriverTarget): DeviceSession;
 }
 

@@ -39,6 +39,8 @@ export interface PollerStats {
 
 interface Scheduled {
   plan: PlannedDevice;
+  /** Every session's driver batches its own work (ICMP): the poll only waits, so it takes no slot. */
+  batched: boolean;
   sessions: DeviceSession[];
   timer: NodeJS.Timeout | undefined;
   busy: boolean;
@@ -109,7 +111,8 @@ export class DevicePoller {
         this.options.log.log('error', 'cannot open device session', { device: keyOf(plan.device), profile: target.profile.id, error: (error as Error).message });
       }
     }
-    const scheduled: Scheduled = { plan, sessions, timer: undefined, busy: false, online: undefined, lastProblems: 0, stopped: false };
+    const batched = plan.targets.length > 0 && plan.targets.every((t) => this.options.drivers.get(t.profile.driver)?.batched === true);
+    const scheduled: Scheduled = { plan, batched, sessions, timer: undefined, busy: false, online: undefined, lastProblems: 0, stopped: false };
     this.devices.set(keyOf(plan.device), scheduled);
     // The first poll comes within 10 s (a new device shows up at once, a restart is spread out);
     // after it, each device keeps its own phase of the interval, so 500 devices every 60 s are
@@ -138,22 +141,26 @@ export class DevicePoller {
       return;
     }
     scheduled.busy = true;
-    this.waiting.push(scheduled);
-    this.drain();
+    if (scheduled.batched) this.run(scheduled, false);
+    else {
+      this.waiting.push(scheduled);
+      this.drain();
+    }
   }
 
   private drain(): void {
-    while (this.running < this.options.concurrency && this.waiting.length > 0) {
-      const scheduled = this.waiting.shift()!;
-      this.running++;
-      const run = this.pollDevice(scheduled).finally(() => {
-        this.running--;
-        scheduled.busy = false;
-        this.inFlight.delete(run);
-        this.drain();
-      });
-      this.inFlight.add(run);
-    }
+    while (this.running < this.options.concurrency && this.waiting.length > 0) this.run(this.waiting.shift()!, true);
+  }
+
+  private run(scheduled: Scheduled, takesSlot: boolean): void {
+    if (takesSlot) this.running++;
+    const run = this.pollDevice(scheduled).finally(() => {
+      if (takesSlot) this.running--;
+      scheduled.busy = false;
+      this.inFlight.delete(run);
+      this.drain();
+    });
+    this.inFlight.add(run);
   }
 
   private async pollDevice(scheduled: Scheduled): Promise<void> {

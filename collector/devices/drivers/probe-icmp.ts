@@ -223,6 +223,7 @@ async function resolveHost(host: string, sourceAddress: string | undefined, sign
 export const probeIcmpDriver: DeviceDriver = {
   name: 'probe-icmp',
   credential: 'none',
+  batched: true,
   options: icmpOptionsSchema,
   open(target: DriverTarget): DeviceSession {
     const options = icmpOptionsSchema.parse(target.device.options);
