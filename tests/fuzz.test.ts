@@ -308,7 +308,8 @@ function mutate(rng: Rng, message: unknown): unknown {
     const replacement = rng.pick([
       () => JSON.parse(jsonText(rng, 2)) as unknown,
       () => [current],
-      () => String(current),
+      // String() throws on an object without a prototype (JSON.parse of a "__proto__" key can make one).
+      () => (typeof current === 'object' && current !== null ? JSON.stringify(current) : String(current)),
       () => rng.pick([Number.MAX_VALUE, -Number.MAX_VALUE, 2 ** 53 + 1, -1, 0, 1e21, 0.1]),
       () => rng.pick(['NaN', 'Infinity', '-Infinity', '', '1e309']),
       () => undefined,
