@@ -7,7 +7,7 @@ import type { MqttClient } from 'mqtt';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { MAX_POINT_AGE_MS } from '../collector/alerts/alert-service.ts';
-import { parseDuration } from '../collector/alerts/duration.ts';
+import { parseDuration } from '../src/duration.ts';
 import { RuleEngine, alertId, type ActiveAlert, type AlertChange } from '../collector/alerts/engine.ts';
 import type { Rule } from '../collector/alerts/rule-schema.ts';
 import { DEFAULT_RULES_FILE, loadRules, parseRules } from '../collector/alerts/rules-loader.ts';

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -11,6 +10,7 @@ import { agentConfigFile, startAgentWithConfig } from './helpers/agent-process.t
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 import { startInfluxDB, tempDir, waitFor, type InfluxServer, type ManagedProcess } from './helpers/servers.ts';
 import { startSmtpServer, type SmtpTestServer } from './helpers/smtp-server.ts';
+import { createLines, removeLines, sh, type Line } from './helpers/netns.ts';
 
 // Backups and uptime end to end, the way a municipality runs them: the real collector process
 // with a notification file, a real SMTP server receiving the mails, InfluxDB, a real agent
@@ -36,7 +36,6 @@ function age(path: string, ageMs: number): void {
   utimesSync(path, at, at);
 }
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-const sh = (command: string, args: string[]) => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** A real tar.gz (the system's tar) of `bytes` random bytes. */
 function tarGz(work: string, bytes: number): Buffer {
@@ -56,15 +55,6 @@ function immediate(id: string): Record<string, unknown> {
   return { ...rule, for: '0s' };
 }
 
-interface Line {
-  ns: string;
-  hostVeth: string;
-  nsVeth: string;
-  /** Our end: the source address of the probes through this line. */
-  local: string;
-  /** The far end, the target. */
-  remote: string;
-}
 
 describe('backups and uptime through real e-mail', () => {
   let influx: InfluxServer;
@@ -90,19 +80,7 @@ describe('backups and uptime through real e-mail', () => {
     smtp = await startSmtpServer();
 
     // Two internet lines: a veth pair into a namespace each; the far end answers pings.
-    const tag = randomBytes(3).toString('hex');
-    const octet = 10 + 2 * Math.floor(Math.random() * 110);
-    for (const n of [1, 2]) {
-      const line: Line = { ns: `bi-e2e${n}-${tag}`, hostVeth: `be${n}h${tag}`, nsVeth: `be${n}n${tag}`, local: `10.201.${octet + n - 1}.1`, remote: `10.201.${octet + n - 1}.2` };
-      lines.push(line);
-      sh('ip', ['netns', 'add', line.ns]);
-      sh('ip', ['link', 'add', line.hostVeth, 'type', 'veth', 'peer', 'name', line.nsVeth, 'netns', line.ns]);
-      sh('ip', ['addr', 'add', `${line.local}/30`, 'dev', line.hostVeth]);
-      sh('ip', ['link', 'set', line.hostVeth, 'up']);
-      sh('ip', ['-n', line.ns, 'addr', 'add', `${line.remote}/30`, 'dev', line.nsVeth]);
-      sh('ip', ['-n', line.ns, 'link', 'set', line.nsVeth, 'up']);
-      sh('ip', ['-n', line.ns, 'link', 'set', 'lo', 'up']);
-    }
+    lines.push(...createLines('e2e', 201, 2));
 
     web = createServer((_req, res) => res.end('<title>e-Belediye</title>'));
     await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
@@ -185,16 +163,7 @@ describe('backups and uptime through real e-mail', () => {
       web.closeAllConnections();
       web.close(() => resolve());
     });
-    // Deleting a namespace deletes its veth end and with it ours; also after a failed setup.
-    for (const line of lines) {
-      for (const [command, args] of [['ip', ['netns', 'del', line.ns]], ['ip', ['link', 'del', line.hostVeth]]] as const) {
-        try {
-          sh(command, [...args]);
-        } catch {
-          // already gone
-        }
-      }
-    }
+    removeLines(lines);
     await smtp?.stop();
     await influx?.stop();
   });

@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { promises as dns } from 'node:dns';
 import { readFileSync } from 'node:fs';
@@ -30,6 +29,7 @@ import type { DeviceAddress } from '../src/contract/topics.ts';
 import { createLogger } from '../src/log.ts';
 import { startSmtpServer, type SmtpTestServer } from './helpers/smtp-server.ts';
 import { freePort, startProcess, tempDir, waitFor, type ManagedProcess } from './helpers/servers.ts';
+import { createLines, removeLines, sh, type Line } from './helpers/netns.ts';
 
 // Uptime probes against real peers: HTTP(S) and TLS servers on loopback, dnsmasq, the
 // smtp-server package, fping to loopback and to two network namespaces standing for two
@@ -167,7 +167,6 @@ async function down(driver: DeviceDriver, entry: ProbeEntry, pollMs = 20_000): P
   return error as DeviceUnreachableError;
 }
 
-const sh = (command: string, args: string[]) => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 async function listen<S extends HttpServer | TcpServer>(server: S): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -696,45 +695,15 @@ describe('probe-icmp', () => {
 
 // ── Two internet lines: network namespaces ────────────────────────────────────
 
-interface Line {
-  ns: string;
-  hostVeth: string;
-  nsVeth: string;
-  /** Our end: the source address of probes through this line. */
-  local: string;
-  /** The far end, the target. */
-  remote: string;
-}
 
 describe('two internet lines (network namespaces, veth pairs)', () => {
   const lines: Line[] = [];
-  const tag = randomBytes(3).toString('hex');
-  const octet = 10 + 2 * Math.floor(Math.random() * 110);
 
   beforeAll(() => {
-    for (const n of [1, 2]) {
-      const line: Line = { ns: `bi-line${n}-${tag}`, hostVeth: `bl${n}h${tag}`, nsVeth: `bl${n}n${tag}`, local: `10.200.${octet + n - 1}.1`, remote: `10.200.${octet + n - 1}.2` };
-      lines.push(line);
-      sh('ip', ['netns', 'add', line.ns]);
-      sh('ip', ['link', 'add', line.hostVeth, 'type', 'veth', 'peer', 'name', line.nsVeth, 'netns', line.ns]);
-      sh('ip', ['addr', 'add', `${line.local}/30`, 'dev', line.hostVeth]);
-      sh('ip', ['link', 'set', line.hostVeth, 'up']);
-      sh('ip', ['-n', line.ns, 'addr', 'add', `${line.remote}/30`, 'dev', line.nsVeth]);
-      sh('ip', ['-n', line.ns, 'link', 'set', line.nsVeth, 'up']);
-      sh('ip', ['-n', line.ns, 'link', 'set', 'lo', 'up']);
-    }
+    lines.push(...createLines('line', 200, 2));
   });
   afterAll(() => {
-    // Deleting a namespace deletes its veth end and with it our end; also after a failed setup.
-    for (const line of lines) {
-      for (const [command, args] of [['ip', ['netns', 'del', line.ns]], ['ip', ['link', 'del', line.hostVeth]]] as const) {
-        try {
-          sh(command, [...args]);
-        } catch {
-          // already gone
-        }
-      }
-    }
+    removeLines(lines);
   });
 
   const icmp = (line: Line, options: Record<string, unknown> = {}) => open(probeIcmpDriver, { address: line.remote, id: line.ns, options: { count: 3, periodMs: 50, sourceAddress: line.local, ...options }, timeoutMs: 300 });
