@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { parseArgs } from 'node:util';
 import si from 'systeminformation';
@@ -15,11 +14,11 @@ import { backupSource } from './sources/backup.ts';
 import { registerSource, sourcesFor } from './sources/index.ts';
 import { bootTimeMs } from './sources/system.ts';
 import { rebootEvent, loadState, saveState, type AgentState } from './state.ts';
+import { AGENT_VERSION as VERSION } from './version.ts';
 
 // CLI: node agent/main.ts [--config agent.yaml] [--once]
 // --once prints one metrics message and the inventory as JSON and exits (for a technician).
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const FAST_TIMEOUT_MS = 5_000;
 const SLOW_TIMEOUT_MS = 120_000;
 const log = createLogger({ name: 'agent' });
@@ -129,7 +128,9 @@ async function run(given: AgentConfig): Promise<void> {
       .stop()
       .then(() => queue.close())
       .finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 5_000).unref();
+    // The publisher's stop is bounded (agent/publish.ts); this is the last resort that keeps a
+    // service stop under 5 s whatever hangs. The queue commits each message, so nothing is lost.
+    setTimeout(() => process.exit(0), 4_500).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

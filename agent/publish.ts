@@ -17,6 +17,15 @@ import type { DropCounts, MessageQueue, QueuedMessage } from './queue/message-qu
 const RECONNECT = { initialMs: 1_000, maxMs: 60_000 };
 /** Messages published and not yet acknowledged, at most. */
 const WINDOW = 64;
+const STOP_PUBLISH_MS = 2_000;
+const STOP_END_MS = 1_000;
+
+/** True when `promise` settled within `ms`; the promise is left to settle on its own otherwise. */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([promise.then(() => true), late]).finally(() => clearTimeout(timer));
+}
 
 /** Pure: the broker URL without user and password, for logs. */
 export function urlForLog(url: string): string {
@@ -144,11 +153,14 @@ export function startPublisher(config: AgentConfig, birth: () => StateMessage, q
     connected: () => client.connected,
     async stop() {
       stopping = true;
+      // A collector that accepted the connection but stopped answering must not hold the stop
+      // (a service stop, SIGTERM): each step has its own budget, and what is unsent stays queued.
       if (client.connected) {
         const offline: StateMessage = { v: 1, ts: Date.now(), state: 'offline', reason: 'shutdown' };
-        await new Promise<void>((resolve) => client.publish(stateTopic, JSON.stringify(offline), { qos: 1, retain: true }, () => resolve()));
+        await settledWithin(new Promise<void>((resolve) => client.publish(stateTopic, JSON.stringify(offline), { qos: 1, retain: true }, () => resolve())), STOP_PUBLISH_MS);
       }
-      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+      const ended = await settledWithin(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), STOP_END_MS);
+      if (!ended) await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
     },
   };
 }

@@ -24,6 +24,14 @@ describe('topics', () => {
     expect(normaliseId('BİLGİİŞLEM-PC01.belediye.local')).toMatch(/^[a-z0-9][a-z0-9._-]*$/);
     expect(normaliseId('BILGIISLEM-PC01.belediye.local')).toBe('bilgiislem-pc01');
   });
+
+  it('turns Turkish letters into their base letters, not dashes', () => {
+    expect(normaliseId('BİLGİİŞLEM-PC01')).toBe('bilgiislem-pc01');
+    expect(normaliseId('ŞEHİRPLAN-14')).toBe('sehirplan-14');
+    expect(normaliseId('ÇAĞRI-MERKEZİ')).toBe('cagri-merkezi');
+    expect(normaliseId('imar-müdürlüğü-ığ.belediye.local')).toBe('imar-mudurlugu-ig');
+    expect(normaliseId('  ---Fen İşleri PC 7')).toBe('fen-isleri-pc-7');
+  });
 });
 
 describe('decodeDeviceMessage', () => {

@@ -28,10 +28,19 @@ export function isValidId(id: string): boolean {
   return ID_PATTERN.test(id);
 }
 
-/** Turns a host name like "BILGIISLEM-PC01.belediye.local" into a usable id: "bilgiislem-pc01". */
+// Letters a Windows host name may carry that NFD does not take apart into a base letter and a mark.
+const LATIN_WITHOUT_DECOMPOSITION: Record<string, string> = { ı: 'i', ß: 'ss', æ: 'ae', ø: 'o', đ: 'd', ł: 'l', œ: 'oe' };
+
+/**
+ * Turns a host name into a usable id: "BİLGİİŞLEM-PC01.belediye.local" → "bilgiislem-pc01",
+ * "ÇAĞRI-MERKEZİ" → "cagri-merkezi". Turkish letters become their base letters (not dashes), so
+ * the id still reads as the name; the original is kept as the display name in the inventory.
+ */
 export function normaliseId(raw: string): string {
-  const lowered = raw.trim().toLocaleLowerCase('en-US').split('.')[0] ?? '';
-  const cleaned = lowered.replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '');
+  const host = raw.trim().split('.')[0] ?? '';
+  const lowered = host.toLocaleLowerCase('tr-TR').normalize('NFD').replace(/\p{M}+/gu, '');
+  const latin = lowered.replace(/[ıßæøđłœ]/g, (c) => LATIN_WITHOUT_DECOMPOSITION[c] ?? c);
+  const cleaned = latin.replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '');
   return cleaned.slice(0, 64);
 }
 
