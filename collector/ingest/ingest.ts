@@ -4,7 +4,7 @@ import type { DeviceAddress } from '../../src/contract/topics.ts';
 import type { Logger } from '../../src/log.ts';
 import type { Point } from '../model/point.ts';
 import type { MessageHandler } from './handler.ts';
-import { eventToPoint, metricsToPoints, stateToPoint } from './map-points.ts';
+import { eventToPoint, inventoryToPoint, metricsToPoints, stateToPoint } from './map-points.ts';
 
 // The one path every device message takes, whichever front-end delivered it (embedded or
 // external broker, SNMP/HTTP pollers, traps): decode → registry → points → write queue. Refusals are counted by reason and logged
@@ -84,7 +84,11 @@ export function createMessageSink(options: Omit<IngestOptions, 'log' | 'maxPaylo
       case 'inventory': {
         emitTransition(registry.recordSeen(address, receivedAt), points);
         if (registry.recordInventory(address, message.body, receivedAt).changed) {
-          points.push(eventToPoint(address, registry.kindOf(address), inventoryChangedEvent(message.body)));
+          const kind = registry.kindOf(address);
+          points.push(eventToPoint(address, kind, inventoryChangedEvent(message.body)));
+          // Written on change only, like the event: the dashboards read the latest device_info without a time bound.
+          const info = inventoryToPoint(address, kind, message.body);
+          if (info) points.push(info);
         }
         break;
       }

@@ -1,4 +1,4 @@
-import type { EventMessage, MetricsMessage } from '../../src/contract/schemas.ts';
+import type { EventMessage, InventoryMessage, MetricsMessage } from '../../src/contract/schemas.ts';
 import type { DeviceAddress } from '../../src/contract/topics.ts';
 import type { FieldValue, Point } from '../model/point.ts';
 
@@ -33,4 +33,25 @@ export function eventToPoint(address: DeviceAddress, kind: string, msg: EventMes
 
 export function stateToPoint(address: DeviceAddress, kind: string, online: boolean, reason: string, time: number): Point {
   return { measurement: 'device_state', tags: deviceTags(address, kind), fields: { online: online ? 1 : 0, reason }, time };
+}
+
+/**
+ * `device_info`: what the dashboards show about a device beside its id — the host name as the
+ * device reports it ("BİLGİİŞLEM-PC01" for the id "bilgiislem-pc01") and a few basics of its
+ * inventory. Strings only, so no device can make a field's type change. Null when the inventory
+ * has none of them (an empty point cannot be written).
+ */
+export function inventoryToPoint(address: DeviceAddress, kind: string, msg: InventoryMessage): Point | null {
+  const { system, os } = msg.inventory;
+  const candidates: Record<string, string | undefined> = {
+    display_name: os?.hostname,
+    manufacturer: system.manufacturer,
+    model: system.model,
+    serial: system.serial,
+    os: os?.distro,
+    os_release: os?.release,
+  };
+  const fields: Record<string, FieldValue> = {};
+  for (const [name, value] of Object.entries(candidates)) if (value !== undefined && value.trim() !== '') fields[name] = value.trim();
+  return Object.keys(fields).length > 0 ? { measurement: 'device_info', tags: deviceTags(address, kind), fields, time: msg.ts } : null;
 }

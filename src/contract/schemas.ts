@@ -22,8 +22,12 @@ export const timestampSchema = z
 
 const nameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a lower-case name like "cpu" or "fs_used"');
 
-/** Measurements the collector writes itself: a device writing into them could forge the collector's health or device states. */
-export const RESERVED_MEASUREMENTS = ['collector', 'device_state', 'events', 'alerts', 'notification_channel', 'outages', 'backup', 'backup_offsite', 'site_state'] as const;
+/**
+ * Measurements the collector writes itself: a device writing into them could forge the collector's
+ * health or device states, or give a field another type first (InfluxDB keeps a field's first
+ * type), so that the collector's own points are refused — `device_info.display_name` as a number.
+ */
+export const RESERVED_MEASUREMENTS = ['collector', 'device_state', 'device_info', 'events', 'alerts', 'notification_channel', 'outages', 'backup', 'backup_offsite', 'site_state'] as const;
 const metricNameSchema = nameSchema.refine((name) => !(RESERVED_MEASUREMENTS as readonly string[]).includes(name), { message: `reserved for the collector (${RESERVED_MEASUREMENTS.join(', ')})` });
 /** InfluxDB refuses a field named "time" (HTTP 400): refused here, where the device learns why. */
 const noTimeField = [(fields: Record<string, unknown>) => !Object.hasOwn(fields, 'time'), '"time" cannot be a field name'] as const;
@@ -95,6 +99,7 @@ export const inventorySchema = z.strictObject({
   memory: z.array(z.strictObject({ sizeBytes: z.number(), type: optionalText, speedMHz: z.number().optional(), manufacturer: optionalText, serial: optionalText, slot: optionalText })).max(64).optional(),
   disks: z.array(z.strictObject({ device: optionalText, model: optionalText, serial: optionalText, sizeBytes: z.number().optional(), type: optionalText, interface: optionalText })).max(128).optional(),
   nics: z.array(z.strictObject({ iface: shortText, mac: optionalText, speedMbps: z.number().nullable().optional(), virtual: z.boolean().optional() })).max(128).optional(),
+  /** `hostname`: the host name as the OS reports it ("BİLGİİŞLEM-PC01"), letters intact; the dashboards show it as the device's name. */
   os: z.strictObject({ platform: optionalText, distro: optionalText, release: optionalText, kernel: optionalText, arch: optionalText, hostname: optionalText }).optional(),
   software: z.array(softwareEntrySchema).max(10_000).optional(),
   /** Logged-in user names: personal data (KVKK), sent only when the agent is configured to. */
