@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { hostname, platform, version } from 'node:os';
-import { join } from 'node:path';
+import { win32 } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../src/config/load.ts';
 import { ID_PATTERN, normaliseId } from '../src/contract/topics.ts';
@@ -17,7 +17,7 @@ export function defaultKind(os: NodeJS.Platform, osVersion: string): 'pc' | 'ser
 }
 
 export function defaultStateDir(os: NodeJS.Platform, env: NodeJS.ProcessEnv): string {
-  return os === 'win32' ? join(env.ProgramData ?? 'C:\\ProgramData', 'belediye-agent') : '/var/lib/belediye-agent';
+  return os === 'win32' ? win32.join(env.ProgramData ?? 'C:\\ProgramData', 'belediye-agent') : '/var/lib/belediye-agent';
 }
 
 export const agentConfigSchema = z.strictObject({

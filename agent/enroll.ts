@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -110,12 +110,30 @@ export async function ensureCredentials(config: AgentConfig, log: Logger): Promi
   if (config.mqtt.username || !config.enrollment) return undefined;
   const saved = loadCredentials(config.stateDir);
   if (saved) return saved;
-  const token = config.enrollment.token;
-  if (!token) throw new EnrollmentRefused(`no device credentials in ${config.stateDir} and no enrollment.token to enroll with`);
+  const fromFile = readEnrollmentTokenFile(config.stateDir);
+  const token = config.enrollment.token ?? fromFile;
+  if (!token) throw new EnrollmentRefused(`no device credentials in ${config.stateDir}, no enrollment.token and no ${enrollmentTokenPath(config.stateDir)} to enroll with`);
   const credentials = await callCollector(config, '/api/v1/enroll', {}, JSON.stringify({ token, site: config.site, device: config.device }), log);
   saveCredentials(config.stateDir, credentials);
+  // The installer's token is spent: it must not lie on the disk once it has done its one job.
+  if (fromFile !== undefined && config.enrollment.token === undefined) rmSync(enrollmentTokenPath(config.stateDir), { force: true });
   log.log('info', 'enrolled with the collector', { username: credentials.username });
   return credentials;
+}
+
+/** Where the installer (`belediye-agent configure --token`, the MSI's ENROLL_TOKEN) leaves a one-use token. */
+export function enrollmentTokenPath(stateDir: string): string {
+  return join(stateDir, 'enrollment-token');
+}
+
+function readEnrollmentTokenFile(stateDir: string): string | undefined {
+  try {
+    const token = readFileSync(enrollmentTokenPath(stateDir), 'utf8').trim();
+    return token.length > 0 ? token : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 /** Pure: credentials older than the rotation period are due for a new password. */

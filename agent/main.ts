@@ -13,10 +13,12 @@ import { openQueue } from './queue/open-queue.ts';
 import { backupSource } from './sources/backup.ts';
 import { registerSource, sourcesFor } from './sources/index.ts';
 import { bootTimeMs } from './sources/system.ts';
+import { runCommand } from './setup/commands.ts';
 import { rebootEvent, loadState, saveState, type AgentState } from './state.ts';
 import { AGENT_VERSION as VERSION } from './version.ts';
 
-// CLI: node agent/main.ts [--config agent.yaml] [--once]
+// CLI: belediye-agent (node agent/main.ts) [--config agent.yaml] [--once], or an installer command
+// (agent/setup/commands.ts): configure, windows-service-setup, purge-state.
 // --once prints one metrics message and the inventory as JSON and exits (for a technician).
 
 const FAST_TIMEOUT_MS = 5_000;
@@ -138,6 +140,8 @@ async function run(given: AgentConfig): Promise<void> {
 }
 
 function main(): void {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command !== undefined && !command.startsWith('-')) process.exit(runCommand(command, rest));
   let values: { config?: string | undefined; once?: boolean | undefined };
   let config: AgentConfig;
   try {
@@ -145,7 +149,7 @@ function main(): void {
     config = loadAgentConfig(values.config);
   } catch (error) {
     // A wrong option or configuration is the operator's to fix: one clear line, no stack trace.
-    const usage = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? '\nusage: node agent/main.ts [--config agent.yaml] [--once]' : '';
+    const usage = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? '\nusage: belediye-agent [--config agent.yaml] [--once] | belediye-agent configure --help' : '';
     if (error instanceof ConfigError || usage) {
       process.stderr.write(`${(error as Error).message}${usage}\n`);
       process.exit(2);
