@@ -1,9 +1,12 @@
 import { DashboardBuilder, QueryVariableBuilder, VariableRefresh } from '@grafana/grafana-foundation-sdk/dashboard';
 import { t, type Lang } from './i18n.ts';
 import { HOST_FILTER, INFLUX_DATASOURCE } from './influxql.ts';
-import { graph, grid, single } from './panels.ts';
+import { graph, grid, single, textStat } from './panels.ts';
 
 const byTime = 'GROUP BY time($__interval)';
+// device_info is written only when a device's inventory changes, which may be months ago: these
+// panels look at the whole history, not at the dashboard's time range.
+const DEVICE_INFO = `FROM "device_info" WHERE "site" =~ /^$site$/ AND "device" =~ /^$host$/`;
 
 export function hostDetail(lang: Lang): DashboardBuilder {
   const tr = (k: Parameters<typeof t>[1]) => t(lang, k);
@@ -17,6 +20,17 @@ export function hostDetail(lang: Lang): DashboardBuilder {
     .timezone('browser')
     .withVariable(variable('site', tr('site'), 'SHOW TAG VALUES FROM "cpu" WITH KEY = "site"'))
     .withVariable(variable('host', tr('host'), 'SHOW TAG VALUES FROM "cpu" WITH KEY = "device" WHERE "site" =~ /^$site$/'))
+    .withPanel(textStat({ title: tr('hostName'), description: tr('hostNameDesc'), column: 'display_name', query: `SELECT last("display_name") AS "display_name" ${DEVICE_INFO}` }))
+    .withPanel(
+      grid({
+        title: tr('hostInfo'),
+        description: tr('hostInfoDesc'),
+        width: 18,
+        height: 4,
+        // One point's columns (the latest inventory's), not each column's own last value: a field the inventory dropped shows empty.
+        query: `SELECT "manufacturer", "model", "serial", "os", "os_release" ${DEVICE_INFO} ORDER BY time DESC LIMIT 1`,
+      }),
+    )
     .withPanel(graph({ title: tr('cpu'), unit: 'percent', query: `SELECT mean("usage_pct") AS "usage", mean("user_pct") AS "user", mean("system_pct") AS "system" FROM "cpu" WHERE ${HOST_FILTER} ${byTime} fill(null)` }))
     .withPanel(graph({ title: tr('load'), query: `SELECT mean("load1") AS "load1", mean("load5") AS "load5", mean("load15") AS "load15" FROM "cpu" WHERE ${HOST_FILTER} ${byTime} fill(null)` }))
     .withPanel(graph({ title: tr('memory'), unit: 'percent', query: `SELECT mean("used_pct") AS "used" FROM "mem" WHERE ${HOST_FILTER} ${byTime} fill(null)` }))

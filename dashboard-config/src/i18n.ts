@@ -46,6 +46,13 @@ const texts = {
   cancelled: { tr: 'İptal', en: 'Cancelled' },
   site: { tr: 'Birim', en: 'Site' },
   host: { tr: 'Cihaz', en: 'Host' },
+  hostName: { tr: 'Bilgisayar adı', en: 'Host name' },
+  hostNameDesc: {
+    tr: 'Bilgisayarın işletim sisteminde görünen adı, Türkçe harfleriyle (BİLGİİŞLEM-PC01); Cihaz listesindeki kimlik bundan türetilir (bilgiislem-pc01). Envanter her değiştiğinde güncellenir',
+    en: 'The host name as the operating system reports it, Turkish letters included; the id in the Host list is derived from it (lower case, Turkish letters as their base letters). Updated whenever the inventory changes',
+  },
+  hostInfo: { tr: 'Donanım ve işletim sistemi', en: 'Hardware and operating system' },
+  hostInfoDesc: { tr: 'Son envanterden: üretici, model, seri numarası, işletim sistemi ve sürümü', en: 'From the latest inventory: manufacturer, model, serial number, operating system and its release' },
   cpu: { tr: 'İşlemci', en: 'CPU' },
   load: { tr: 'Sistem yükü', en: 'Load average' },
   memory: { tr: 'Bellek kullanımı', en: 'Memory usage' },

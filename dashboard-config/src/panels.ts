@@ -83,6 +83,17 @@ export function grid(spec: PanelSpec & { colouredColumns?: Record<string, Column
 export const single = (spec: PanelSpec) => configure(new stat.PanelBuilder(), spec, 'time_series', { width: 6, height: 4 });
 
 /**
+ * A stat showing the last value of one string column (a name, a version): a stat shows numbers
+ * only unless its fields are chosen, and a table result names the field after the column.
+ */
+export const textStat = (spec: PanelSpec & { column: string }) =>
+  configure(new stat.PanelBuilder(), spec, 'table', { width: 6, height: 4 })
+    .reduceOptions(new common.ReduceDataOptionsBuilder().values(false).calcs(['lastNotNull']).fields(`/^${spec.column}$/`))
+    .textMode(common.BigValueTextMode.Value)
+    .colorMode(common.BigValueColorMode.None)
+    .graphMode(common.BigValueGraphMode.None);
+
+/**
  * A state timeline (one row per series). Polled devices answer every intervalS (60 s by
  * default), so buckets narrower than that are empty: gaps of up to 5 minutes are bridged, a
  * longer one (the device did not answer) stays visible as no data.

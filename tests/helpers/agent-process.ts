@@ -20,3 +20,14 @@ export function startAgentProcess(values: { site: string; device: string; mqttUr
 export function startAgentWithConfig(file: string): ManagedProcess {
   return startProcess(process.execPath, ['agent/main.ts', '--config', file]);
 }
+
+/**
+ * An agent on a machine named `hostName` (a UTS namespace of its own, so this machine's name is
+ * untouched; needs root, as CI runs): with no `device` in its configuration it derives its id
+ * from that name, and its inventory reports the name as the OS does.
+ */
+export function startAgentOnHost(hostName: string, values: Record<string, unknown>): ManagedProcess {
+  // unshare and sh exec into node: the process stopped is the agent itself.
+  const script = 'printf %s "$1" > /proc/sys/kernel/hostname && exec "$2" agent/main.ts --config "$3"';
+  return startProcess('unshare', ['--uts', 'sh', '-c', script, 'sh', hostName, process.execPath, agentConfigFile(values)]);
+}
