@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
@@ -15,6 +15,8 @@ import { startNotificationService, type NotificationService } from './alerts/not
 import { startDeviceService, type DeviceService } from './devices/device-service.ts';
 import { startOffsiteService } from './backups/offsite-service.ts';
 import { createIngest, createMessageSink, transitionToPoint, type PointSink, type StateTransition } from './ingest/ingest.ts';
+import { Readiness } from './lifecycle/readiness.ts';
+import { runStopSteps, stopBoundMs, type StopStep } from './lifecycle/stop-steps.ts';
 import { DeviceRegistry } from './registry/device-registry.ts';
 import { configChanges, flattenConfig } from './security/config-audit.ts';
 import { deviceUsername } from './security/policy.ts';
@@ -38,7 +40,9 @@ export interface RunningCollector {
   alerts: AlertService | undefined;
   queue: WriteQueue;
   metrics: SelfMetrics;
-  /** Stops accepting, flushes what it holds to storage, closes everything. */
+  /** The longest stop() can take: every step of it is bounded. */
+  stopBoundMs: number;
+  /** /readyz turns 503, then the API, the producers, the queue (what storage takes now) and the stores close, in that order. */
   stop(): Promise<void>;
 }
 
@@ -123,59 +127,102 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   };
   const accept = createMessageSink(ingestOptions);
   const handler = createIngest(ingestOptions, accept);
-  const devices: DeviceService | undefined = await startDeviceService(config, accept, metrics, rateLimited(log, { burst: 50, windowMs: 60_000 }));
-
-  let broker: { close(): Promise<void> };
+  // The API listens before the producers start: /healthz answers at once, /readyz says
+  // "starting" until the broker is up (an external broker may take a while to reach).
+  const readiness = new Readiness();
   let disconnect: (username: string) => void = () => {};
-  let mqttPort: number | undefined;
-  if (config.broker.mode === 'embedded') {
-    const embedded = await startEmbeddedBroker({
-      ...config.broker,
-      handler,
-      log: ingestLog,
-      verifyDevice: config.security.deviceAuth === 'credentials' ? (username, password) => security.verifyDevice(username, password) : undefined,
-      limits: {
-        // The topic and MQTT headers come on top of the payload.
-        maxPacketBytes: config.limits.maxPayloadBytes + 1024,
-        messagesPerSecond: config.limits.messagesPerSecond,
-        burst: config.limits.burstMessages,
-        maxConnections: config.limits.maxConnections,
-      },
-      onRefused: (reason) => brokerRefused.inc({ reason }),
-    });
-    mqttPort = embedded.port;
-    broker = embedded;
-    disconnect = (username) => {
-      if (embedded.disconnect(username)) log.log('info', 'revoked device disconnected', { device: username });
-    };
-  } else {
-    broker = await connectExternalBroker({ ...config.broker, handler, log });
-  }
-
-  const api = createApiApp({ registry, metrics, security, alerts: alerts?.store, backups, ackTokens: notifications?.notifier, apiAuth: config.security.apiAuth, ready: () => true, onDeviceRevoked: (address) => disconnect(deviceUsername(address)) });
-  const server: Server = await new Promise((resolve, reject) => {
-    const tls = config.api.tls;
-    const s: Server = tls ? createHttpsServer({ key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }, api) : createHttpServer(api);
-    s.listen(config.api.port, config.api.host, () => resolve(s));
-    s.once('error', reject);
-  });
+  const api = createApiApp({ registry, metrics, security, alerts: alerts?.store, backups, ackTokens: notifications?.notifier, apiAuth: config.security.apiAuth, phase: () => readiness.phase, onDeviceRevoked: (address) => disconnect(deviceUsername(address)) });
+  const server = await listen(api, config.api);
   const address = server.address();
   const apiPort = typeof address === 'object' && address ? address.port : config.api.port;
 
-  const sweepTimer = setInterval(() => {
-    const changes = registry.sweep(Date.now());
-    for (const change of changes) onTransition(change);
-    if (changes.length > 0) sink.enqueue(changes.map(transitionToPoint));
-  }, 1_000);
+  let devices: DeviceService | undefined;
+  let broker: { close(): Promise<void> } | undefined;
+  let mqttPort: number | undefined;
+  const timers: NodeJS.Timeout[] = [];
+
+  // API first (nobody is sent here any more), then everything that produces points or
+  // notifications, then what the points go to, then the stores. Each step is bounded (8 s in
+  // all), so a stop with InfluxDB down or hung ends: the spool already holds every point.
+  const stopSteps: StopStep[] = [
+    { name: 'api', boundMs: 1_000, run: () => closeServer(server, 500) },
+    { name: 'timers', boundMs: 100, run: () => timers.forEach(clearInterval) },
+    { name: 'devices', boundMs: 1_500, run: () => devices?.close() },
+    { name: 'broker', boundMs: 1_000, run: () => broker?.close() },
+    { name: 'notifications', boundMs: 1_000, run: () => notifications?.close() },
+    { name: 'backups', boundMs: 100, run: () => backups?.close() },
+    { name: 'offsite', boundMs: 100, run: () => offsite.close() },
+    { name: 'site-state', boundMs: 100, run: () => siteStates.close() },
+    { name: 'alerts', boundMs: 100, run: () => alerts?.close() },
+    { name: 'outages', boundMs: 100, run: () => outages.close() },
+    { name: 'self-metrics', boundMs: 100, run: () => void queue.enqueue(metrics.toPoints(Date.now(), config.instance)) },
+    // Writes what it can; at the first failure (or after 2 s) the rest stays in the spool for the next start.
+    { name: 'queue', boundMs: 2_500, run: () => queue.close(2_000) },
+    { name: 'spool', boundMs: 100, run: () => spool.close() },
+    { name: 'writer', boundMs: 500, run: () => writer.close() },
+    { name: 'registry', boundMs: 100, run: () => registry.close() },
+    { name: 'security', boundMs: 100, run: () => security.close() },
+  ];
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      readiness.stopping();
+      const outcomes = await runStopSteps(stopSteps, (step) => {
+        if (step.result !== 'done') log.log('warn', step.result === 'overran' ? 'stop step overran its bound; going on' : 'stop step failed; going on', { ...step });
+      });
+      log.log('info', 'collector stopped', { ...queue.stats(), stepsMs: Object.fromEntries(outcomes.map((o) => [o.name, o.ms])) });
+    })());
+
+  try {
+    devices = await startDeviceService(config, accept, metrics, rateLimited(log, { burst: 50, windowMs: 60_000 }));
+    if (config.broker.mode === 'embedded') {
+      const embedded = await startEmbeddedBroker({
+        ...config.broker,
+        handler,
+        log: ingestLog,
+        verifyDevice: config.security.deviceAuth === 'credentials' ? (username, password) => security.verifyDevice(username, password) : undefined,
+        limits: {
+          // The topic and MQTT headers come on top of the payload.
+          maxPacketBytes: config.limits.maxPayloadBytes + 1024,
+          messagesPerSecond: config.limits.messagesPerSecond,
+          burst: config.limits.burstMessages,
+          maxConnections: config.limits.maxConnections,
+        },
+        onRefused: (reason) => brokerRefused.inc({ reason }),
+      });
+      mqttPort = embedded.port;
+      broker = embedded;
+      disconnect = (username) => {
+        if (embedded.disconnect(username)) log.log('info', 'revoked device disconnected', { device: username });
+      };
+    } else {
+      broker = await connectExternalBroker({ ...config.broker, handler, log });
+    }
+  } catch (error) {
+    // What did open is closed (bounded), so the caller can report the error and exit.
+    await stop();
+    throw error;
+  }
+
+  timers.push(
+    setInterval(() => {
+      const changes = registry.sweep(Date.now());
+      for (const change of changes) onTransition(change);
+      if (changes.length > 0) sink.enqueue(changes.map(transitionToPoint));
+    }, 1_000),
+  );
   // Revocations made with the admin CLI (another process) reach the broker within a second.
   let revocationsCheckedAt = Date.now();
-  const revocationTimer = setInterval(() => {
-    const now = Date.now();
-    for (const username of security.revokedSince(revocationsCheckedAt - 1_000)) disconnect(username);
-    revocationsCheckedAt = now;
-  }, 1_000);
-  const selfTimer = setInterval(() => queue.enqueue(metrics.toPoints(Date.now(), config.instance)), config.selfMetricsIntervalS * 1000);
+  timers.push(
+    setInterval(() => {
+      const now = Date.now();
+      for (const username of security.revokedSince(revocationsCheckedAt - 1_000)) disconnect(username);
+      revocationsCheckedAt = now;
+    }, 1_000),
+  );
+  timers.push(setInterval(() => queue.enqueue(metrics.toPoints(Date.now(), config.instance)), config.selfMetricsIntervalS * 1000));
 
+  readiness.ready();
   log.log('info', 'collector started', {
     broker: config.broker.mode,
     mqttPort,
@@ -183,7 +230,6 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     apiPort,
   });
 
-  let stopping: Promise<void> | undefined;
   return {
     mqttPort: mqttPort ?? 0,
     apiPort,
@@ -193,29 +239,31 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     alerts,
     queue,
     metrics,
-    stop() {
-      stopping ??= (async () => {
-        clearInterval(sweepTimer);
-        clearInterval(selfTimer);
-        clearInterval(revocationTimer);
-        await devices?.close();
-        await broker.close();
-        queue.enqueue(metrics.toPoints(Date.now(), config.instance));
-        await notifications?.close();
-        backups?.close();
-        offsite.close();
-        siteStates.close();
-        alerts?.close();
-        outages.close();
-        await queue.close();
-        spool.close();
-        await writer.close();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        registry.close();
-        security.close();
-        log.log('info', 'collector stopped', { ...queue.stats() });
-      })();
-      return stopping;
-    },
+    stopBoundMs: stopBoundMs(stopSteps),
+    stop,
   };
+}
+
+function listen(app: RequestListener, options: CollectorConfig['api']): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const tls = options.tls;
+    const server: Server = tls ? createHttpsServer({ key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }, app) : createHttpServer(app);
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+/** Stops accepting, lets requests in progress finish for `graceMs`, then cuts what is left (keep-alive clients). */
+function closeServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }

@@ -5,16 +5,26 @@ import { startCollector } from './app.ts';
 import { loadCollectorConfig } from './config.ts';
 
 // CLI: node collector/main.ts [--config collector.yaml]
-// Exits 2 on a configuration error (message names the field), flushes on SIGTERM/SIGINT.
+// Exits 2 on a configuration error (message names the field). On SIGTERM/SIGINT it stops in
+// order (API, producers, queue, stores), every step bounded; whatever storage did not take stays
+// in the spool for the next start.
 
 const log = createLogger({ name: 'collector', level: (process.env.LOG_LEVEL as 'debug' | 'info' | undefined) ?? 'info' });
+
+/** Beyond the steps' own bounds: the last word if something outside them (a busy event loop) holds the stop. */
+const EXIT_MARGIN_MS = 1_000;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
   const config = loadOrExit(() => loadCollectorConfig(values.config));
   const collector = await startCollector(config, log);
   const shutdown = (signal: string) => {
-    log.log('info', 'shutting down, flushing queued points', { signal });
+    log.log('info', 'stopping: API, then producers, then queue and stores', { signal, boundMs: collector.stopBoundMs });
+    // Committed spool rows survive an exit at any point (SQLite WAL), so exiting here loses nothing.
+    setTimeout(() => {
+      log.log('error', 'stop did not end within its bound; exiting', { boundMs: collector.stopBoundMs + EXIT_MARGIN_MS });
+      process.exit(1);
+    }, collector.stopBoundMs + EXIT_MARGIN_MS).unref();
     collector.stop().then(
       () => process.exit(0),
       (error: unknown) => {

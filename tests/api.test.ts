@@ -14,7 +14,7 @@ describe('HTTP API', () => {
   let server: Server;
   let base: string;
   const security = SecurityStore.open(':memory:');
-  const deps = { registry, metrics, security, alerts: undefined, apiAuth: 'open' as const, ready: () => true, onDeviceRevoked: () => {} };
+  const deps = { registry, metrics, security, alerts: undefined, apiAuth: 'open' as const, phase: () => 'ready' as const, onDeviceRevoked: () => {} };
 
   beforeAll(async () => {
     const t = Date.now();

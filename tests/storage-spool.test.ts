@@ -6,7 +6,7 @@ import type { Point } from '../collector/model/point.ts';
 import { Spool } from '../collector/storage/spool.ts';
 import { WriteQueue } from '../collector/storage/write-queue.ts';
 import { WriteError, type PointWriter } from '../collector/storage/writer.ts';
-import { tempDir } from './helpers/servers.ts';
+import { tempDir, waitFor } from './helpers/servers.ts';
 
 // The spool on its own and the queue over a spool file, with an in-process writer whose
 // availability the test switches (the real-InfluxDB outage cases are in storage-queue and
@@ -120,6 +120,36 @@ describe('WriteQueue over a spool file', () => {
     expect(second.received.map((p) => p.fields.usage_pct)).toEqual(Array.from({ length: 500 }, (_, i) => i));
     expect(restarted.stats()).toMatchObject({ written: 500, depth: 0 });
     await restarted.close();
+  });
+
+  it('on close, a durable spool stops at the first failed write instead of retrying until the deadline', async () => {
+    const path = join(tempDir('spool'), 'spool.sqlite');
+    const { writer, state } = switchableWriter();
+    state.down = true;
+    // A backoff far longer than the test: only giving up ends the close this soon.
+    const queue = new WriteQueue({ writer, spool: Spool.open(path, { sync: 'normal' }), ...queueOptions, retry: { initialMs: 60_000, maxMs: 60_000 } });
+    queue.enqueue(points(0, 50));
+    await waitFor('a failed write', async () => queue.stats().writeErrors > 0, 5_000, 5);
+    const started = performance.now();
+    await queue.close(30_000);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(queue.stats()).toMatchObject({ written: 0, dropped: 0, depth: 50 });
+  });
+
+  it('on close, leaves a write that hangs at the deadline behind and keeps its points in the file', async () => {
+    const path = join(tempDir('spool'), 'spool.sqlite');
+    let writes = 0;
+    const hung: PointWriter = { name: 'hung', write: () => (writes++, new Promise<void>(() => {})), close: async () => {} };
+    const queue = new WriteQueue({ writer: hung, spool: Spool.open(path, { sync: 'normal' }), ...queueOptions });
+    queue.enqueue(points(0, 20));
+    await waitFor('a write in flight', async () => writes > 0, 5_000, 5);
+    const started = performance.now();
+    await queue.close(300);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(queue.stats()).toMatchObject({ written: 0, dropped: 0, depth: 20 });
+    const reopened = Spool.open(path, { sync: 'normal' });
+    expect(reopened.depth).toBe(20);
+    reopened.close();
   });
 
   it('says when it is full, refuses and counts new points, and says when it has room again', async () => {

@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Router } from 'express';
 import type { DeviceAddress } from '../../src/contract/topics.ts';
 import type { AlertStore } from '../alerts/alert-store.ts';
 import type { BackupService } from '../backups/backup-service.ts';
+import type { Phase } from '../lifecycle/readiness.ts';
 import type { DeviceRegistry } from '../registry/device-registry.ts';
 import type { SecurityStore } from '../security/store.ts';
 import type { SelfMetrics } from '../self-metrics.ts';
@@ -28,14 +29,15 @@ export interface ApiDeps {
   /** Verifies acknowledge links of notification mails (undefined: notifications are off). */
   ackTokens?: AckTokens | undefined;
   apiAuth: 'tokens' | 'open';
-  ready: () => boolean;
+  /** /readyz answers 200 only while `ready`. */
+  phase: () => Phase;
   /** Called when the API revoked a device, to disconnect it at once. */
   onDeviceRevoked: (address: DeviceAddress) => void;
 }
 
 /** Routes anyone may call: probes, the API description, and what agents prove with their own secrets. */
 function publicRouters(deps: ApiDeps): Router[] {
-  return [healthRouter(deps.metrics, deps.ready), openApiRouter(), enrollmentRouter(deps.security), ackRouter(deps.ackTokens, deps.alerts, deps.security)];
+  return [healthRouter(deps.metrics, deps.phase), openApiRouter(), enrollmentRouter(deps.security), ackRouter(deps.ackTokens, deps.alerts, deps.security)];
 }
 
 /** Routes behind an API token. */

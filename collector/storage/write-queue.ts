@@ -10,6 +10,9 @@ import { WriteError, type PointWriter } from './writer.ts';
 // crash mid-write replays the batch on restart: the same series + timestamp overwrite in
 // InfluxDB, so replay never duplicates. When full it refuses new points and counts them.
 
+/** Rejection of a write abandoned because close() gave up; never a storage error. */
+const GAVE_UP = Symbol('gave up');
+
 export interface WriteQueueOptions {
   writer: PointWriter;
   spool: Spool;
@@ -54,6 +57,8 @@ export class WriteQueue {
   private settled = 0;
   private oldestQueuedAt = 0;
   private closing = false;
+  /** Between a failed write and its retry (sleeping the backoff). */
+  private retrying = false;
   private readonly giveUp = new AbortController();
   private wake: (() => void) | undefined;
   private flushWaiters: { upTo: number; resolve: () => void }[] = [];
@@ -111,9 +116,13 @@ export class WriteQueue {
   /**
    * Stops accepting, writes what it holds, and gives up after `deadlineMs` if storage stays
    * down: a durable spool keeps the rest for the next start, an in-memory one counts it as dropped.
+   * A durable spool also gives up at the first failed write: everything is already on disk, and
+   * retrying a down storage would only hold the stop up. A write still hanging at the deadline is
+   * left behind (its rows stay in the spool; a replay overwrites the same points, never duplicates).
    */
   async close(deadlineMs = 15_000): Promise<void> {
     this.closing = true;
+    if (this.retrying && this.spool.durable) this.giveUp.abort();
     const timer = setTimeout(() => this.giveUp.abort(), deadlineMs);
     this.wakeUp();
     await this.pump;
@@ -198,12 +207,26 @@ export class WriteQueue {
     }
   }
 
+  /** The write, or GAVE_UP as soon as close() gives up: a write hanging on a stalled storage cannot hold the stop. */
+  private untilGivenUp(write: Promise<void>): Promise<void> {
+    const signal = this.giveUp.signal;
+    if (signal.aborted) {
+      write.catch(() => {});
+      return Promise.reject(GAVE_UP);
+    }
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(GAVE_UP);
+      signal.addEventListener('abort', onAbort, { once: true });
+      write.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
   /** True when the batch is done with (written or quarantined); false when given up at close. */
   private async writeWithRetry(batch: Point[]): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
-        await this.options.writer.write(batch);
+        await this.untilGivenUp(this.options.writer.write(batch));
         const latency = performance.now() - started;
         this.counters.written += batch.length;
         this.counters.batchesWritten++;
@@ -211,6 +234,7 @@ export class WriteQueue {
         this.options.onWritten?.(batch.length, latency);
         return true;
       } catch (caught) {
+        if (caught === GAVE_UP) return false;
         // Writers wrap every failure they expect; anything else is a bug that retrying would
         // turn into a blocked pipeline, so it is quarantined and reported instead.
         const error = caught instanceof WriteError ? caught : new WriteError(`writer ${this.options.writer.name} failed unexpectedly: ${String(caught)}`, { retryable: false, cause: caught });
@@ -223,9 +247,13 @@ export class WriteQueue {
           this.options.onQuarantine?.(batch, error);
           return true;
         }
+        if (this.closing && this.spool.durable) this.giveUp.abort();
         if (this.giveUp.signal.aborted) return false;
         this.options.onRetry?.(error, attempt);
+        this.retrying = true;
         await sleep(backoffDelay(this.options.retry, attempt), this.giveUp.signal);
+        this.retrying = false;
+        if (this.giveUp.signal.aborted) return false;
       }
     }
   }

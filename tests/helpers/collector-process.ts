@@ -18,8 +18,11 @@ export interface CollectorProcess {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-/** `reuse` starts again on the directory (spool, registry) and ports of a collector that was stopped or killed. */
-export async function startCollectorProcess(config: Record<string, unknown>, reuse?: CollectorProcess): Promise<CollectorProcess> {
+/**
+ * `reuse` starts again on the directory (spool, registry) and ports of a collector that was stopped or killed.
+ * `until: 'live'` returns once the API answers /healthz, before the collector is ready (e.g. still reaching its broker).
+ */
+export async function startCollectorProcess(config: Record<string, unknown>, reuse?: CollectorProcess, options: { until?: 'ready' | 'live' } = {}): Promise<CollectorProcess> {
   const dir = reuse?.dir ?? tempDir('collector');
   const apiPort = reuse ? Number(new URL(reuse.apiUrl).port) : await freePort();
   const broker = (config.broker as Record<string, unknown> | undefined) ?? { mode: 'embedded' };
@@ -44,7 +47,8 @@ export async function startCollectorProcess(config: Record<string, unknown>, reu
   await waitFor(`collector API at ${apiUrl}`, async () => {
     if (proc.child.exitCode !== null) throw new Error(`collector exited: ${proc.output()}`);
     // fetch cannot be given a private CA: over HTTPS the collector's own start line tells.
-    return https ? proc.output().includes('"msg":"collector started"') : (await fetch(`${apiUrl}/readyz`)).ok;
+    if (https) return proc.output().includes('"msg":"collector started"');
+    return (await fetch(`${apiUrl}/${options.until === 'live' ? 'healthz' : 'readyz'}`)).ok;
   });
   const metricsText = async () => (await fetch(`${apiUrl}/metrics`)).text();
   return {
