@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ConfigError, loadConfig } from '../src/config/load.ts';
 import { ID_PATTERN, normaliseId } from '../src/contract/topics.ts';
 import { backupsSchema } from './backup/config.ts';
+import { windowsSchema } from './windows/config.ts';
 
 // Agent configuration: YAML file + AGENT_* environment overrides (AGENT_MQTT__URL=…).
 // TLS file names follow the collector's configuration (caFile, certFile, keyFile).
@@ -43,6 +44,8 @@ export const agentConfigSchema = z.strictObject({
     .optional(),
   /** Backup files this machine holds, checked on the hardware cadence (docs/agent.md#backups). */
   backups: backupsSchema,
+  /** Windows only: services whose state is reported on the hardware cadence (docs/agent.md#windows-health). */
+  windows: windowsSchema,
   queue: z.strictObject({ maxMessages: z.number().int().positive().max(1_000_000).default(10_000) }).prefault({}),
   mqtt: z.strictObject({
     url: z.string().regex(/^(mqtts?|tcp|ssl):\/\/[^\s]+$/, 'expected mqtt://host:port or mqtts://host:port'),

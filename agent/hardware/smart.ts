@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { platform } from 'node:os';
-import { join } from 'node:path';
+import { win32 } from 'node:path';
 import type { Metric } from '../../src/contract/schemas.ts';
 import type { Source } from '../sources/types.ts';
 
@@ -44,12 +44,23 @@ export function scannedDevices(scan: unknown): { name: string; type: string }[] 
   return devices.flatMap((d: { name?: unknown; type?: unknown }) => (typeof d?.name === 'string' ? [{ name: d.name, type: typeof d.type === 'string' ? d.type : 'auto' }] : []));
 }
 
-// The smartmontools installer for Windows does not put smartctl on the PATH of SYSTEM.
-const windowsSmartctl = join(process.env.ProgramFiles ?? 'C:\\Program Files', 'smartmontools', 'bin', 'smartctl.exe');
-const command = platform() === 'win32' && existsSync(windowsSmartctl) ? windowsSmartctl : 'smartctl';
+/**
+ * Pure: the smartctl to run, or none. Linux: `smartctl` from the PATH (a missing one fails once
+ * with ENOENT and is not asked again). Windows: smartctl.exe only where it is on disk — the
+ * smartmontools installer does not put it on SYSTEM's PATH, so Program Files first, then the
+ * PATH — and otherwise nothing is started at all: on Windows the hardware cadence's process
+ * budget is the one health script (agent/windows/).
+ */
+export function smartctlCommand(os: NodeJS.Platform, env: NodeJS.ProcessEnv, exists: (path: string) => boolean): string | undefined {
+  if (os !== 'win32') return 'smartctl';
+  const dirs = [win32.join(env.ProgramFiles ?? 'C:\\Program Files', 'smartmontools', 'bin'), ...(env.PATH ?? env.Path ?? '').split(';').filter((d) => d.trim() !== '')];
+  return dirs.map((dir) => win32.join(dir.trim().replace(/^"(.*)"$/, '$1'), 'smartctl.exe')).find((path) => exists(path));
+}
+
+const command = smartctlCommand(platform(), process.env, existsSync);
 
 /** smartctl's exit status is a bit mask that is non-zero for failing disks too: the JSON is what counts. */
-function smartctl(args: string[]): Promise<unknown> {
+function smartctl(command: string, args: string[]): Promise<unknown> {
   return new Promise((resolve, reject) => {
     execFile(command, [...args, '--json'], { timeout: 20_000, maxBuffer: 4 * 1024 * 1024, windowsHide: true }, (error, stdout) => {
       if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') return reject(error);
@@ -68,10 +79,10 @@ export const smartSource: Source = {
   name: 'smart',
   cadence: 'slow',
   async collect() {
-    if (smartctlMissing) return [];
+    if (smartctlMissing || command === undefined) return [];
     let scan: unknown;
     try {
-      scan = await smartctl(['--scan-open']);
+      scan = await smartctl(command, ['--scan-open']);
     } catch (error) {
       // Not installed is a normal state: remember it and stop asking. Anything else is a real failure.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
@@ -81,7 +92,7 @@ export const smartSource: Source = {
     // One disk after the other: parallel smartctl runs on a busy controller only compete.
     const metrics: Metric[] = [];
     for (const d of scannedDevices(scan).slice(0, 64)) {
-      const metric = smartMetric(await smartctl(['-a', '-d', d.type, d.name]).catch(() => undefined));
+      const metric = smartMetric(await smartctl(command, ['-a', '-d', d.type, d.name]).catch(() => undefined));
       if (metric) metrics.push(metric);
     }
     return metrics;

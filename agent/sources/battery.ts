@@ -4,8 +4,8 @@ import type { Source } from './types.ts';
 
 type BatteryData = Awaited<ReturnType<typeof si.battery>>;
 
-/** Pure: only machines that have a battery report one. */
-export function batteryMetrics(b: BatteryData): Metric[] {
+/** Pure: only machines that have a battery report one. On Windows the same shape comes from the health script (agent/windows/parse-health.ts). */
+export function batteryMetrics(b: Pick<BatteryData, 'hasBattery' | 'percent' | 'isCharging' | 'acConnected' | 'cycleCount' | 'maxCapacity' | 'designedCapacity'>): Metric[] {
   if (!b.hasBattery) return [];
   const fields: Metric['fields'] = { charge_pct: b.percent, charging: b.isCharging, ac_connected: b.acConnected };
   if (b.cycleCount > 0) fields.cycle_count = b.cycleCount;

@@ -37,16 +37,20 @@ export function diskioMetric(previous: DiskTotals | undefined, current: DiskTota
 
 let last: { at: number; totals: DiskTotals } | undefined;
 
-export const diskioSource: Source = {
-  name: 'diskio',
-  cadence: 'fast',
-  async collect() {
-    // Windows exposes disk counters only through WMI/PowerShell: not on the fast path (docs/agent.md).
-    if (platform() !== 'linux') return [];
-    const now = Date.now();
-    const totals = parseDiskstats(await readFile('/proc/diskstats', 'utf8'));
-    const metric = diskioMetric(last?.totals, totals, now - (last?.at ?? now));
-    last = { at: now, totals };
-    return metric ? [metric] : [];
-  },
-};
+export function diskioSourceFor(os: NodeJS.Platform): Source {
+  return {
+    name: 'diskio',
+    cadence: 'fast',
+    async collect() {
+      // Windows exposes disk counters only through WMI/PowerShell: not on the fast path (docs/agent.md).
+      if (os !== 'linux') return [];
+      const now = Date.now();
+      const totals = parseDiskstats(await readFile('/proc/diskstats', 'utf8'));
+      const metric = diskioMetric(last?.totals, totals, now - (last?.at ?? now));
+      last = { at: now, totals };
+      return metric ? [metric] : [];
+    },
+  };
+}
+
+export const diskioSource: Source = diskioSourceFor(platform());

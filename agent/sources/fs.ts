@@ -2,11 +2,13 @@ import { readFile, statfs } from 'node:fs/promises';
 import { platform } from 'node:os';
 import si from 'systeminformation';
 import type { Metric } from '../../src/contract/schemas.ts';
+import { currentWindowsMounts } from '../windows/drives.ts';
 import { round, withTimeout, type Source } from './types.ts';
 
-// Usage comes from statfs (no process). The mount list comes from /proc/mounts on Linux and
-// from si.fsSize() elsewhere (PowerShell on Windows), refreshed in the background at most every
-// few minutes so the interval never waits for PowerShell after the first time.
+// Usage comes from statfs (no process). The mount list comes from /proc/mounts on Linux, on
+// Windows from the fixed drives the hardware cadence's health script listed (agent/windows/:
+// the fast cadence starts no process there), and elsewhere from si.fsSize(), refreshed in the
+// background at most every few minutes so the interval never waits for it after the first time.
 
 const REAL_FS = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'zfs', 'f2fs', 'vfat', 'exfat', 'ntfs', 'ntfs3', 'fuseblk', 'nfs', 'nfs4', 'cifs', 'smb3', 'jfs', 'reiserfs']);
 const MOUNT_LIST_TTL_MS = 5 * 60_000;
@@ -64,8 +66,16 @@ function refreshMountList(): Promise<void> {
   return refreshing;
 }
 
-async function listMounts(): Promise<Mount[]> {
-  if (platform() === 'linux') return parseProcMounts(await readFile('/proc/mounts', 'utf8'));
+export type MountListing = 'proc-mounts' | 'windows-drives' | 'systeminformation';
+
+/** Pure: where the mount list comes from on each platform (only systeminformation's may start a process). */
+export function mountListingFor(os: NodeJS.Platform): MountListing {
+  return os === 'linux' ? 'proc-mounts' : os === 'win32' ? 'windows-drives' : 'systeminformation';
+}
+
+async function listMounts(listing: MountListing): Promise<Mount[]> {
+  if (listing === 'proc-mounts') return parseProcMounts(await readFile('/proc/mounts', 'utf8'));
+  if (listing === 'windows-drives') return currentWindowsMounts();
   if (!cachedMounts) await refreshMountList();
   else if (Date.now() - cachedMounts.at > MOUNT_LIST_TTL_MS) refreshMountList().catch(() => undefined);
   return cachedMounts?.mounts ?? [];
@@ -84,11 +94,16 @@ function usage(mount: Mount): Promise<Metric> {
   return withTimeout(call, STATFS_TIMEOUT_MS, `statfs ${mount.path}`).then((s) => fsMetric(mount, s));
 }
 
-export const fsSource: Source = {
-  name: 'fs',
-  cadence: 'fast',
-  async collect() {
-    const results = await Promise.allSettled((await listMounts()).map(usage));
-    return results.flatMap((r) => (r.status === 'fulfilled' && r.value.fields.size_bytes !== 0 ? [r.value] : []));
-  },
-};
+export function fsSourceFor(os: NodeJS.Platform): Source {
+  const listing = mountListingFor(os);
+  return {
+    name: 'fs',
+    cadence: 'fast',
+    async collect() {
+      const results = await Promise.allSettled((await listMounts(listing)).map(usage));
+      return results.flatMap((r) => (r.status === 'fulfilled' && r.value.fields.size_bytes !== 0 ? [r.value] : []));
+    },
+  };
+}
+
+export const fsSource: Source = fsSourceFor(platform());

@@ -25,12 +25,16 @@ export function memMetricFromMeminfo(info: Map<string, number>): Metric {
   return memMetric(info.get('MemTotal') ?? 0, available);
 }
 
-export const memSource: Source = {
-  name: 'mem',
-  cadence: 'fast',
-  async collect() {
-    if (platform() === 'linux') return [memMetricFromMeminfo(parseMeminfo(await readFile('/proc/meminfo', 'utf8')))];
-    // Node's os module asks the kernel directly (GlobalMemoryStatusEx on Windows): no process.
-    return [memMetric(totalmem(), freemem())];
-  },
-};
+export function memSourceFor(os: NodeJS.Platform): Source {
+  return {
+    name: 'mem',
+    cadence: 'fast',
+    async collect() {
+      if (os === 'linux') return [memMetricFromMeminfo(parseMeminfo(await readFile('/proc/meminfo', 'utf8')))];
+      // Node's os module asks the kernel directly (GlobalMemoryStatusEx on Windows): no process.
+      return [memMetric(totalmem(), freemem())];
+    },
+  };
+}
+
+export const memSource: Source = memSourceFor(platform());

@@ -14,11 +14,15 @@ export function systemMetric(now: number, uptimeS: number, processes: number | u
   return { name: 'system', fields };
 }
 
-export const systemSource: Source = {
-  name: 'system',
-  cadence: 'fast',
-  async collect() {
-    const processes = platform() === 'linux' ? (await readdir('/proc')).filter((d) => /^\d+$/.test(d)).length : undefined;
-    return [systemMetric(Date.now(), uptime(), processes)];
-  },
-};
+export function systemSourceFor(os: NodeJS.Platform): Source {
+  return {
+    name: 'system',
+    cadence: 'fast',
+    async collect() {
+      const processes = os === 'linux' ? (await readdir('/proc')).filter((d) => /^\d+$/.test(d)).length : undefined;
+      return [systemMetric(Date.now(), uptime(), processes)];
+    },
+  };
+}
+
+export const systemSource: Source = systemSourceFor(platform());
