@@ -1,23 +1,29 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { loadOrExit } from '../src/config/load.ts';
 import { ID_PATTERN } from '../src/contract/topics.ts';
 import { AlertStore } from './alerts/alert-store.ts';
 import { alertActions, alertParam, listQuery, maintenanceBody, maintenanceParam, silenceBody, silenceParam } from './api/routes/alerts.ts';
 import { HttpError } from './api/validate.ts';
-import { loadCollectorConfig, type CollectorConfig } from './config.ts';
+import { CliError } from './cli/cli-error.ts';
+import { loadCliConfig, type CliConfig } from './cli/collector-config.ts';
+import { existingStore } from './cli/existing-store.ts';
 import { API_ROLES } from './security/policy.ts';
 import { SecurityStore } from './security/store.ts';
 
-// Administration on the collector host: node collector/admin.ts [--config collector.yaml] <command>
-// Works on the collector's security and alert stores directly (so the first admin API token can
-// be made before any exists, and alerts can be handled while the API is unreachable); the running
-// collector sees revocations within a second, and silences and maintenance windows from the next
-// alert that fires (it reads them from the store then). Every change is audited as
+// Administration on the collector host: `izleme admin [--config FILE] <command>` (also
+// `node collector/admin.ts …`). Works on the running collector's security and alert stores
+// directly (so the first admin API token can be made before any exists, and alerts can be
+// handled while the API is unreachable); the running collector sees revocations within a second,
+// and silences and maintenance windows from the next alert that fires (it reads them from the
+// store then). The stores are found through the collector's configuration
+// (/etc/belediye-izleme/collector.yaml unless --config says otherwise) and must exist: a new
+// empty one would be a store the collector does not read. Every change is audited as
 // `cli:<operating system user>`. Secrets are printed once, here, and stored hashed.
 
-const USAGE = `usage: node collector/admin.ts [--config collector.yaml] <command>
+export const ADMIN_USAGE = `usage: izleme admin [--config FILE] <command>      (or: node collector/admin.ts …)
+  --config FILE   the running collector's configuration (default /etc/belediye-izleme/collector.yaml)
+commands:
   enrollment-token create --site <site> [--uses N] [--hours H]   a token agents enroll with
   enrollment-token list | enrollment-token revoke <id>
   device credentials <site>/<device>    credentials for a device that cannot enroll (kiosk, script)
@@ -31,7 +37,8 @@ const USAGE = `usage: node collector/admin.ts [--config collector.yaml] <command
   silence add --site S [--device D] [--rule R] --minutes N --comment C
   silence list | silence remove <id>
   maintenance add --site S [--device D] --from ISO --to ISO --reason R   times with their offset, e.g. 2026-03-01T22:00+03:00
-  maintenance list | maintenance remove <id>`;
+  maintenance list | maintenance remove <id>
+Answers are JSON. Secrets (tokens, passwords) are shown once.`;
 
 class UsageError extends Error {}
 
@@ -144,38 +151,47 @@ function run(stores: Stores, words: string[], flags: Record<string, string | und
 
 const FLAGS = ['site', 'uses', 'hours', 'name', 'role', 'limit', 'state', 'comment', 'device', 'rule', 'minutes', 'from', 'to', 'reason'] as const;
 
-function openAlertStore(config: CollectorConfig): AlertStore {
+function openAlertStore({ config, file }: CliConfig): AlertStore {
   if (!config.alerts.enabled) throw new HttpError(409, 'alerting is turned off (alerts.enabled: false)');
-  return AlertStore.open(config.alerts.path);
+  return AlertStore.open(existingStore(config.alerts.path, 'alert store', 'alerts.path', file));
 }
 
-function main(): void {
+/** Runs one admin command; returns the exit code (0 done, 1 failed, 2 bad command line or configuration). */
+export function runAdmin(argv: string[]): number {
   let parsed;
   try {
-    parsed = parseArgs({ allowPositionals: true, options: { config: { type: 'string', short: 'c' }, ...Object.fromEntries(FLAGS.map((flag) => [flag, { type: 'string' as const }])) } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, ...Object.fromEntries(FLAGS.map((flag) => [flag, { type: 'string' as const }])) } });
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    process.exit(2);
+    process.stderr.write(`${(error as Error).message}\n${ADMIN_USAGE}\n`);
+    return 2;
   }
-  const config = loadOrExit(() => loadCollectorConfig(parsed.values.config));
-  const security = SecurityStore.open(config.security.path);
+  if (parsed.positionals.length === 0) {
+    process.stderr.write(`${ADMIN_USAGE}\n`);
+    return 2;
+  }
+  let security: SecurityStore | undefined;
   let alerts: AlertStore | undefined;
   try {
-    const result = run({ security, alerts: () => (alerts ??= openAlertStore(config)) }, parsed.positionals, parsed.values as Record<string, string | undefined>);
+    const cli = loadCliConfig(parsed.values.config);
+    security = SecurityStore.open(existingStore(cli.config.security.path, 'security store', 'security.path', cli.file));
+    const result = run({ security, alerts: () => (alerts ??= openAlertStore(cli)) }, parsed.positionals, parsed.values as Record<string, string | undefined>);
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`${error.message}\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else if (error instanceof HttpError) {
-      // What the API would answer 404 or 409 to (unknown id, a resolved alert): said plainly.
+      process.stderr.write(`${error.message}\n${ADMIN_USAGE}\n`);
+      return 2;
+    }
+    if (error instanceof HttpError || error instanceof CliError) {
+      // What the API would answer 404 or 409 to (unknown id, a resolved alert), or a missing store: said plainly.
       process.stderr.write(`${error.message}\n`);
-      process.exitCode = 1;
-    } else throw error;
+      return error instanceof CliError ? error.exitCode : 1;
+    }
+    throw error;
   } finally {
     alerts?.close();
-    security.close();
+    security?.close();
   }
 }
 
-main();
+if (import.meta.main) process.exitCode = runAdmin(process.argv.slice(2));

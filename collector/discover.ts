@@ -9,20 +9,30 @@ import { textOf } from './devices/snmp/raw-value.ts';
 import { expandEnv, secretsFileSchema, snmpCommunitySchema, type SnmpCredential } from './devices/secrets.ts';
 import { openSnmpSession } from './devices/snmp/session.ts';
 
-// node collector/discover.ts <address> [--community C | --credential NAME --secrets FILE] [--site S]
+// izleme discover <address> [--community C | --credential NAME --secrets FILE] [--site S]
+// (also node collector/discover.ts …)
 // Asks a device what it is and which profiles fit, and prints the devices.yaml entry to add, so
 // a technician can add a UPS or a switch without reading MIBs. Exit 0 with suggestions, 1 when
 // nothing fits, 2 on bad arguments, 3 when the device does not answer.
 
-const USAGE = 'usage: node collector/discover.ts <address[:port]> [--community C | --credential NAME --secrets FILE] [--site SITE] [--profiles-dir DIR] [--timeout-ms N]';
+export const DISCOVER_USAGE = `usage: izleme discover <address[:port]> [--community C | --credential NAME --secrets FILE] [--site SITE] [--profiles-dir DIR] [--timeout-ms N]
+  Asks a device over SNMP what it is, lists the profiles that fit and prints the devices.yaml entry to add.
+  exit 0 suggestions printed, 1 no profile fits, 2 bad arguments, 3 the device does not answer`;
 
 const SYSTEM = { descr: '1.3.6.1.2.1.1.1.0', objectId: '1.3.6.1.2.1.1.2.0', name: '1.3.6.1.2.1.1.5.0' };
 
-async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { community: { type: 'string' }, credential: { type: 'string' }, secrets: { type: 'string' }, site: { type: 'string' }, 'profiles-dir': { type: 'string', multiple: true }, 'timeout-ms': { type: 'string' } },
-  });
+async function discover(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { community: { type: 'string' }, credential: { type: 'string' }, secrets: { type: 'string' }, site: { type: 'string' }, 'profiles-dir': { type: 'string', multiple: true }, 'timeout-ms': { type: 'string' } },
+    });
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+  const { values, positionals } = parsed;
   const address = positionals[0];
   if (!address || positionals.length > 1) return usage('give one device address');
   let credential: SnmpCredential;
@@ -79,14 +89,16 @@ async function main(): Promise<number> {
 }
 
 function usage(why: string): number {
-  process.stderr.write(`${why}\n${USAGE}\n`);
+  process.stderr.write(`${why}\n${DISCOVER_USAGE}\n`);
   return 2;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
+/** Runs discovery and returns the exit code; an unexpected failure (a secrets file that cannot be read, a bad profile) is said in one line, exit 2. */
+export function runDiscover(argv: string[]): Promise<number> {
+  return discover(argv).catch((error: unknown) => {
     process.stderr.write(`${(error as Error).message}\n`);
-    process.exit(2);
-  },
-);
+    return 2;
+  });
+}
+
+if (import.meta.main) process.exit(await runDiscover(process.argv.slice(2)));

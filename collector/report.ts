@@ -13,7 +13,8 @@ import { maintenanceInPeriod, monthPeriod } from './uptime/availability.ts';
 import { buildMonthlyReport, DEFAULT_REPORT_KINDS, monthSchema, renderCsv, renderHtml, reportFileNames } from './uptime/monthly-report.ts';
 import { DEFAULT_CAUSE_GRACE_MS, OutageLog, POWER_RULES, type CauseContext, type OutageTarget } from './uptime/outage-log.ts';
 
-// The monthly availability report: node collector/report.ts --month 2026-11 --outages FILE --out DIR
+// The monthly availability report: izleme report --month 2026-11 --out DIR (the outage log and
+// the stores from the collector's configuration), or node collector/report.ts --month 2026-11 --outages FILE --out DIR
 // [--config collector.yaml] [--notify FILE] [--site S] [--lang tr|en] [--kinds k1,k2]
 // Reads the outage log; the notification file for maintenance windows, site dependencies and the
 // time zone; with --config also the device registry (targets never down), the alert store (ad-hoc
@@ -21,8 +22,9 @@ import { DEFAULT_CAUSE_GRACE_MS, OutageLog, POWER_RULES, type CauseContext, type
 // and two CSV files into DIR and prints their paths. Nothing is changed in any store.
 // Exit 0 done, 2 bad arguments (the message names the argument).
 
-const USAGE = `usage: node collector/report.ts --month YYYY-MM --outages <uptime.sqlite> --out <dir>
-         [--config collector.yaml] [--notify notify.yaml] [--site SITE] [--lang tr|en] [--kinds link,service,...]`;
+export const REPORT_USAGE = `usage: node collector/report.ts --month YYYY-MM --outages <uptime.sqlite> --out <dir>
+         [--config collector.yaml] [--notify notify.yaml] [--site SITE] [--lang tr|en] [--kinds link,service,...]
+   or: izleme report --month YYYY-MM --out <dir> [--config FILE] [...]   (--outages: the collector's uptime.path)`;
 
 class UsageError extends Error {}
 
@@ -102,7 +104,7 @@ function alertStoreData(config: CollectorConfig, from: number, sites: ReadonlySe
   }
 }
 
-function main(argv: string[]): string[] {
+function writeReport(argv: string[]): string[] {
   const args = parseArguments(argv);
   const config = args.config === undefined ? undefined : withArgument('config', () => loadCollectorConfig(args.config));
   const notifyPath = args.notify ?? config?.alerts.notifyFile;
@@ -154,10 +156,16 @@ function main(argv: string[]): string[] {
   });
 }
 
-try {
-  for (const path of main(process.argv.slice(2))) process.stdout.write(`${path}\n`);
-} catch (error) {
-  if (!(error instanceof UsageError || error instanceof ConfigError)) throw error;
-  process.stderr.write(`${error.message}\n${USAGE}\n`);
-  process.exitCode = 2;
+/** Writes the report and prints the files' paths; returns the exit code (2: a bad argument, named). */
+export function runReport(argv: string[]): number {
+  try {
+    for (const path of writeReport(argv)) process.stdout.write(`${path}\n`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError || error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n${REPORT_USAGE}\n`);
+    return 2;
+  }
 }
+
+if (import.meta.main) process.exitCode = runReport(process.argv.slice(2));

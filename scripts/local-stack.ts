@@ -75,16 +75,21 @@ async function shutdown(code: number): Promise<void> {
 process.once('SIGINT', () => void shutdown(0));
 process.once('SIGTERM', () => void shutdown(0));
 
-/** Runs the admin CLI against the stack's security store and returns its JSON answer. */
-function admin(env: NodeJS.ProcessEnv, ...args: string[]): { token: string } {
-  return JSON.parse(execFileSync(process.execPath, ['collector/admin.ts', ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' })) as { token: string };
+/** Runs the admin CLI (izleme admin) on the stack collector's configuration and returns its JSON answer. */
+function admin(configFile: string, ...args: string[]): { token: string } {
+  return JSON.parse(execFileSync(process.execPath, ['collector/izleme.ts', 'admin', '--config', configFile, ...args], { cwd: root, encoding: 'utf8' })) as { token: string };
 }
 
 /** The admin API token of this stack, made once and kept owner-only. */
-function apiToken(env: NodeJS.ProcessEnv): string {
+function apiToken(configFile: string): string {
   const file = join(stateDir, 'api-token');
-  if (!existsSync(file)) writeFileSync(file, admin(env, 'api-token', 'create', '--name', 'local-stack', '--role', 'admin').token, { mode: 0o600 });
+  if (!existsSync(file)) writeFileSync(file, admin(configFile, 'api-token', 'create', '--name', 'local-stack', '--role', 'admin').token, { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
+}
+
+/** Ready: broker, stores and spool are open, so the admin CLI finds the stores it must not create. */
+async function collectorReady(): Promise<boolean> {
+  return (await fetch(`http://127.0.0.1:${apiPort}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => null))?.ok ?? false;
 }
 
 async function main(): Promise<void> {
@@ -104,24 +109,32 @@ async function main(): Promise<void> {
   }
 
   const node = process.execPath;
-  const collectorEnv = {
-    COLLECTOR_STORAGE__URL: influxUrl,
-    COLLECTOR_BROKER__PORT: String(mqttPort),
-    COLLECTOR_API__HOST: '127.0.0.1',
-    COLLECTOR_API__PORT: String(apiPort),
-    COLLECTOR_REGISTRY__PATH: join(stateDir, 'registry.sqlite'),
-    COLLECTOR_QUEUE__PATH: join(stateDir, 'spool.sqlite'),
-    COLLECTOR_SECURITY__PATH: join(stateDir, 'security.sqlite'),
-    COLLECTOR_ALERTS__PATH: join(stateDir, 'alerts.sqlite'),
-    COLLECTOR_ALERTS__OUTBOX_PATH: join(stateDir, 'outbox.sqlite'),
-    COLLECTOR_UPTIME__PATH: join(stateDir, 'uptime.sqlite'),
-    COLLECTOR_BACKUPS__PATH: join(stateDir, 'backups.sqlite'),
-  };
-  start('collector', node, ['collector/main.ts'], collectorEnv);
-  const token = apiToken(collectorEnv);
+  // One configuration file for the collector and the admin CLI, as on a real collector host.
+  const collectorConfig = join(stateDir, 'collector.yaml');
+  writeFileSync(
+    collectorConfig,
+    JSON.stringify(
+      {
+        storage: { type: 'influx-v1', url: influxUrl },
+        broker: { mode: 'embedded', port: mqttPort },
+        api: { host: '127.0.0.1', port: apiPort },
+        registry: { path: join(stateDir, 'registry.sqlite') },
+        queue: { path: join(stateDir, 'spool.sqlite') },
+        security: { path: join(stateDir, 'security.sqlite') },
+        alerts: { path: join(stateDir, 'alerts.sqlite'), outboxPath: join(stateDir, 'outbox.sqlite') },
+        uptime: { path: join(stateDir, 'uptime.sqlite') },
+        backups: { path: join(stateDir, 'backups.sqlite') },
+      },
+      null,
+      2,
+    ),
+  );
+  start('collector', node, ['collector/main.ts', '--config', collectorConfig]);
+  await waitUntil('collector ready', collectorReady, 30_000);
+  const token = apiToken(collectorConfig);
   const agentDir = join(stateDir, 'agent');
   // Enrolled once; later starts use the credentials the agent saved.
-  const enrollment = existsSync(join(agentDir, 'credentials.json')) ? {} : { AGENT_ENROLLMENT__TOKEN: admin(collectorEnv, 'enrollment-token', 'create', '--site', site, '--uses', '1', '--hours', '1').token };
+  const enrollment = existsSync(join(agentDir, 'credentials.json')) ? {} : { AGENT_ENROLLMENT__TOKEN: admin(collectorConfig, 'enrollment-token', 'create', '--site', site, '--uses', '1', '--hours', '1').token };
   start('agent', node, ['agent/main.ts'], {
     AGENT_SITE: site,
     AGENT_DEVICE: device,
@@ -141,6 +154,7 @@ Local stack is running; this host appeared in InfluxDB after ${seconds} s.
   Collector API         http://127.0.0.1:${apiPort}/api/v1/devices   metrics: /metrics   OpenAPI: /api/openapi.yaml
       admin API token in ${join(stateDir, 'api-token')}, e.g. curl -H "Authorization: Bearer $(cat ${join(stateDir, 'api-token')})" http://127.0.0.1:${apiPort}/api/v1/devices
   This host             site "${site}", device "${device}"
+  Administration        npm run izleme -- devices --config ${collectorConfig}   (also admin, alerts, report)
   Grafana               provision dashboard-config/ (docs/dashboards.md) against ${influxUrl}
   Logs                  ${stateDir}/*.log
 Ctrl-C stops the stack.`);
