@@ -23,13 +23,13 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim
 const text = (s: string) => (s.length <= TEXT_MAX ? s : `${s.slice(0, TEXT_MAX - 1)}…`);
 const flag = (b: boolean) => (b ? 1 : 0);
 
-/** An array as PowerShell may print it: a JSON array, 5.1's {"value":[…]} wrapper, one object for a one-element array, or nothing. */
+/** An array as PowerShell may print it: a JSON array, 5.1's {"value":[…]} wrapper, the element alone for a one-element array, or nothing. */
 function list(v: unknown): unknown[] {
   if (Array.isArray(v)) return v;
   if (v === null || v === undefined) return [];
   const wrapped = obj(v).value;
   if (Array.isArray(wrapped)) return wrapped;
-  return typeof v === 'object' ? [v] : [];
+  return [v];
 }
 
 /** A section that is a list, or undefined when it failed or is absent (so callers keep "unknown" apart from "none"). */
@@ -402,7 +402,7 @@ export function healthMetrics(report: unknown, ctx: HealthContext): HealthResult
   const errors: string[] = [];
   for (const section of HEALTH_SECTIONS) {
     const message = obj(r[section]).error;
-    if (typeof message === 'string' && !OPTIONAL_SECTIONS.has(section)) errors.push(`${section}: ${message}`);
+    if (typeof message === 'string' && !OPTIONAL_SECTIONS.has(section)) errors.push(`${section}: ${message.trim() || 'failed'}`);
   }
   const bootMs = toMs(obj(r.os).bootMs) ?? ctx.bootMs;
 
