@@ -11,7 +11,7 @@ import { collectInventory, inventoryMessage } from './inventory/collect.ts';
 import { startPublisher } from './publish.ts';
 import { openQueue } from './queue/open-queue.ts';
 import { backupSource } from './sources/backup.ts';
-import { registerSource, sourcesFor } from './sources/index.ts';
+import { configureWindowsServices, registerSource, sourcesFor } from './sources/index.ts';
 import { bootTimeMs } from './sources/system.ts';
 import { runCommand } from './setup/commands.ts';
 import { rebootEvent, loadState, saveState, type AgentState } from './state.ts';
@@ -156,6 +156,7 @@ function main(): void {
     }
     throw error;
   }
+  configureWindowsServices(config.windows.services);
   if (config.backups.length > 0) registerSource(backupSource(config.backups));
   if (values.once) {
     once(config).then(

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 case "${1:-test}" in
   stack) packages=(influxdb) ;;
-  test) packages=(influxdb victoria-metrics mosquitto prometheus-node-exporter openssl snmpd snmp snmpsim fping iptables iproute2 dnsmasq-base) ;;
+  test) packages=(influxdb victoria-metrics mosquitto prometheus-node-exporter openssl snmpd snmp snmpsim fping iptables iproute2 dnsmasq-base wixl msitools wine64 adduser) ;;
   bench) packages=(prometheus-snmp-exporter snmpsim snmp prometheus-blackbox-exporter fping) ;;
   *) echo "usage: $0 stack|test" >&2; exit 2 ;;
 esac
