@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ensurePrivateFile } from '../../src/private-files.ts';
+import { migrateStore, type StoreSchema } from '../storage/schema-version.ts';
 import type { ActiveAlert, AlertChange, AlertLabels } from './engine.ts';
 import type { Rule } from './rule-schema.ts';
 
@@ -118,6 +119,9 @@ const SCHEMA = `
     id TEXT PRIMARY KEY, sites TEXT NOT NULL, devices TEXT NOT NULL, starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,
     reason TEXT NOT NULL, created_by TEXT NOT NULL);`;
 
+/** Version 1 is release 1's schema (its files have no schema_version table). */
+export const ALERT_SCHEMA: StoreSchema = { name: 'alert store', migrations: [SCHEMA] };
+
 /** Flapping: this many firings of one condition within the window. */
 export const FLAP_COUNT = 4;
 export const FLAP_WINDOW_MS = 30 * 60_000;
@@ -130,14 +134,20 @@ export class AlertStore {
 
   static open(path: string): AlertStore {
     if (path !== ':memory:') ensurePrivateFile(path);
-    return new AlertStore(new DatabaseSync(path));
+    const db = new DatabaseSync(path);
+    try {
+      // busy_timeout: the CLI and the collector write the same file; one waits for the other's commit.
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+      migrateStore(db, ALERT_SCHEMA, path);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new AlertStore(db);
   }
 
   private constructor(db: DatabaseSync) {
     this.db = db;
-    // busy_timeout: the CLI and the collector write the same file; one waits for the other's commit.
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
-    db.exec(SCHEMA);
     this.stmts = {
       upsert: db.prepare(`INSERT INTO alerts (id, key, rule, severity, category, site, device, kind, instance, state, since, fired_at, resolved_at, value, detail, flapping, consequence_of, suppressed)
         VALUES (:id, :key, :rule, :severity, :category, :site, :device, :kind, :instance, :state, :since, :fired_at, :resolved_at, :value, :detail, :flapping, :consequence_of, :suppressed)

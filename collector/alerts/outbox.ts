@@ -4,6 +4,7 @@ import { EVENT_SEVERITIES, describeIssues } from '../../src/contract/schemas.ts'
 import type { Logger } from '../../src/log.ts';
 import { ensurePrivateFile } from '../../src/private-files.ts';
 import { backoffDelay } from '../../src/retry.ts';
+import { migrateStore, StoreVersionError, type StoreSchema } from '../storage/schema-version.ts';
 import type { Language } from '../devices/driver.ts';
 import { PermanentDeliveryError, type DeliveryReceipt, type NotificationChannel, type OutgoingMessage, type Recipient } from './channels/channel.ts';
 
@@ -166,6 +167,9 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS channel_health (channel TEXT PRIMARY KEY, failures INTEGER NOT NULL, failing_since INTEGER NOT NULL, unhealthy INTEGER NOT NULL);
 `;
 
+/** Version 1 is release 1's schema (its files have no schema_version table). */
+export const OUTBOX_SCHEMA: StoreSchema = { name: 'notification outbox', migrations: [SCHEMA] };
+
 interface Row {
   id: number;
   seq: number;
@@ -246,10 +250,12 @@ export class Outbox {
     if (path !== ':memory:') ensurePrivateFile(path);
     const db = new DatabaseSync(path);
     try {
-      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; ${SCHEMA}`);
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+      migrateStore(db, OUTBOX_SCHEMA, path);
       return new Outbox(path, db, parsed.data, options);
     } catch (error) {
       db.close();
+      if (error instanceof StoreVersionError) throw error;
       throw new Error(`cannot open the notification outbox ${path}: ${(error as Error).message}`, { cause: error });
     }
   }

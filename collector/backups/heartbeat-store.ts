@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { ensurePrivateFile } from '../../src/private-files.ts';
 import { hashSecret, newTokenId } from '../security/secrets.ts';
+import { migrateStore, type StoreSchema } from '../storage/schema-version.ts';
 import type { BackupRun, DrillResult, RestoreDrill, RunStatus } from './evaluate.ts';
 
 // Backup jobs' reports, in their own SQLite file (mode 600): the per-job heartbeat tokens (only
@@ -41,6 +42,9 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS drills_job ON drills (job, at);
   CREATE TABLE IF NOT EXISTS jobs (job TEXT PRIMARY KEY, first_seen INTEGER NOT NULL);`;
 
+/** Version 1 is release 1's schema (its files have no schema_version table). */
+export const HEARTBEAT_SCHEMA: StoreSchema = { name: 'heartbeat store', migrations: [SCHEMA] };
+
 type Row = Record<string, unknown>;
 const orNull = (value: unknown) => (value === null || value === undefined ? null : Number(value));
 
@@ -58,7 +62,13 @@ export class HeartbeatStore {
   static open(path: string): HeartbeatStore {
     if (path !== ':memory:') ensurePrivateFile(path);
     const db = new DatabaseSync(path);
-    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; ${SCHEMA}`);
+    try {
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+      migrateStore(db, HEARTBEAT_SCHEMA, path);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
     return new HeartbeatStore(db);
   }
 

@@ -2,6 +2,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { InventoryMessage, StateMessage } from '../../src/contract/schemas.ts';
 import type { DeviceAddress } from '../../src/contract/topics.ts';
 import type { StateTransition } from '../ingest/ingest.ts';
+import { migrateStore, type StoreSchema } from '../storage/schema-version.ts';
 import { timedOut } from './heartbeat.ts';
 
 // Device registry in the embedded store (Node's built-in SQLite). The hot ingest path only
@@ -44,15 +45,17 @@ interface Row {
   inventory_at: number | null;
 }
 
-const SCHEMA_VERSION = 1;
-const MIGRATIONS: Record<number, string> = {
-  1: `CREATE TABLE devices (
+export const REGISTRY_SCHEMA: StoreSchema = {
+  name: 'device registry',
+  migrations: [
+    `CREATE TABLE devices (
         site TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'other',
         online INTEGER NOT NULL DEFAULT 0, state_since INTEGER NOT NULL, offline_reason TEXT,
         first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, interval_s REAL, boot_time INTEGER,
         agent_name TEXT, agent_version TEXT,
         inventory_json TEXT, inventory_hash TEXT, inventory_at INTEGER,
         PRIMARY KEY (site, device))`,
+  ],
 };
 
 const keyOf = (a: DeviceAddress) => `${a.site}/${a.device}`;
@@ -71,17 +74,20 @@ export class DeviceRegistry {
   private readonly flushTimer: NodeJS.Timeout;
 
   static open(path: string, options: RegistryOptions = { heartbeatTimeoutS: 60 }): DeviceRegistry {
-    return new DeviceRegistry(new DatabaseSync(path), options);
+    const db = new DatabaseSync(path);
+    try {
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+      migrateStore(db, REGISTRY_SCHEMA, path);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new DeviceRegistry(db, options);
   }
 
   private constructor(db: DatabaseSync, options: RegistryOptions) {
     this.db = db;
     this.options = options;
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-    const current = (db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
-    for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
-      db.exec(`BEGIN; ${MIGRATIONS[v]}; INSERT INTO schema_version VALUES (${v}); COMMIT;`);
-    }
     this.stmts = {
       upsert: db.prepare(`INSERT INTO devices (site, device, kind, online, state_since, offline_reason, first_seen, last_seen, interval_s, boot_time, agent_name, agent_version)
         VALUES (:site, :device, :kind, :online, :state_since, :offline_reason, :first_seen, :last_seen, :interval_s, :boot_time, :agent_name, :agent_version)

@@ -1,6 +1,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { ensurePrivateFile } from '../../src/private-files.ts';
 import type { DeviceAddress } from '../../src/contract/topics.ts';
+import { migrateStore, type StoreSchema } from '../storage/schema-version.ts';
 import { deviceUsername, enrollmentRefusal, type ApiRole, type EnrollmentTokenRow } from './policy.ts';
 import { formatToken, hashSecret, newSecret, newTokenId, parseToken, secretMatches } from './secrets.ts';
 
@@ -51,6 +52,9 @@ const SCHEMA = `
     action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
   CREATE INDEX IF NOT EXISTS device_credentials_revoked ON device_credentials (revoked_at);`;
 
+/** Version 1 is release 1's schema (its files have no schema_version table). */
+export const SECURITY_SCHEMA: StoreSchema = { name: 'security store', migrations: [SCHEMA] };
+
 export class SecurityStore {
   private readonly db: DatabaseSync;
 
@@ -61,7 +65,13 @@ export class SecurityStore {
   static open(path: string): SecurityStore {
     if (path !== ':memory:') ensurePrivateFile(path);
     const db = new DatabaseSync(path);
-    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; ${SCHEMA}`);
+    try {
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+      migrateStore(db, SECURITY_SCHEMA, path);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
     return new SecurityStore(db);
   }
 

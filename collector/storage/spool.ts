@@ -2,6 +2,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ensurePrivateFile } from '../../src/private-files.ts';
 import type { Point } from '../model/point.ts';
+import { migrateStore, StoreVersionError, type StoreSchema } from './schema-version.ts';
 
 // The durable spool between ingest and storage (Node's built-in SQLite, WAL). One row per
 // accepted message, appended synchronously before the message is acknowledged, deleted only
@@ -20,6 +21,12 @@ export interface SpoolBatch {
   /** Rows whose content could not be read back (damaged on disk): skipped, counted by the caller. */
   unreadable: number;
 }
+
+/** Version 1 is release 1's schema (its files have no schema_version table). */
+export const SPOOL_SCHEMA: StoreSchema = {
+  name: 'spool',
+  migrations: ['CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, count INTEGER NOT NULL, body TEXT NOT NULL)'],
+};
 
 export class SpoolOpenError extends Error {
   override name = 'SpoolOpenError';
@@ -58,6 +65,8 @@ export class Spool {
     try {
       return new Spool(path, Spool.connect(path, options));
     } catch (error) {
+      // A newer collector's spool is not damaged: moving it aside would lose its points to this version.
+      if (error instanceof StoreVersionError) throw error;
       if (path === ':memory:' || !existsSync(path)) throw new SpoolOpenError(`cannot open the spool ${path}: ${(error as Error).message}`, { cause: error });
       const movedTo = `${path}.damaged-${Date.now()}`;
       renameSync(path, movedTo);
@@ -72,11 +81,11 @@ export class Spool {
     if (path !== ':memory:') ensurePrivateFile(path);
     const db = new DatabaseSync(path);
     try {
-      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'};
-        CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, count INTEGER NOT NULL, body TEXT NOT NULL)`);
+      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}; PRAGMA busy_timeout = 5000;`);
       // A header that looks fine can still hide damaged pages: check before trusting the rows.
       const check = db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
       if (check && Object.values(check)[0] !== 'ok') throw new Error(`integrity check: ${String(Object.values(check)[0])}`);
+      migrateStore(db, SPOOL_SCHEMA, path);
       return db;
     } catch (error) {
       db.close();

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { formatPath } from '../../src/contract/schemas.ts';
 import { ID_PATTERN } from '../../src/contract/topics.ts';
 import { ensurePrivateFile } from '../../src/private-files.ts';
+import { assertNotNewer, migrateStore, type StoreSchema } from '../storage/schema-version.ts';
 import type { StateTransition } from '../ingest/ingest.ts';
 import type { Point } from '../model/point.ts';
 
@@ -102,6 +103,9 @@ const SCHEMA = `
     site TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL, first_seen INTEGER NOT NULL,
     PRIMARY KEY (site, device));`;
 
+/** Version 1 is release 1's schema (its files have no schema_version table). */
+export const OUTAGE_SCHEMA: StoreSchema = { name: 'outage log', migrations: [SCHEMA] };
+
 export class OutageLog {
   private readonly db: DatabaseSync;
   private readonly stmts: Record<'open' | 'insert' | 'close' | 'target' | 'cause', StatementSync> | undefined;
@@ -109,22 +113,24 @@ export class OutageLog {
 
   /** `readOnly`: for reports — creates nothing, changes nothing (the collector may be writing at the same time). */
   static open(path: string, options: { readOnly?: boolean } = {}): OutageLog {
-    if (options.readOnly) return new OutageLog(new DatabaseSync(path, { readOnly: true }), false);
+    if (options.readOnly) return new OutageLog(new DatabaseSync(path, { readOnly: true }), false, path);
     if (path !== ':memory:') ensurePrivateFile(path);
-    return new OutageLog(new DatabaseSync(path), true);
+    return new OutageLog(new DatabaseSync(path), true, path);
   }
 
-  private constructor(db: DatabaseSync, writable: boolean) {
+  private constructor(db: DatabaseSync, writable: boolean, path: string) {
     this.db = db;
     db.exec('PRAGMA busy_timeout = 5000;');
     if (!writable) {
+      // A report must not misread a newer file either; an older one reads as it is.
+      assertNotNewer(db, OUTAGE_SCHEMA, path);
       // Fails here, with SQLite's own words, when the file is not an outage log.
       db.prepare('SELECT id, site, device, kind, started_at, ended_at, reason, cause FROM outages LIMIT 0').all();
       this.stmts = undefined;
       return;
     }
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-    db.exec(SCHEMA);
+    migrateStore(db, OUTAGE_SCHEMA, path);
     this.stmts = {
       open: db.prepare('SELECT * FROM outages WHERE site = ? AND device = ? AND ended_at IS NULL'),
       insert: db.prepare('INSERT INTO outages (site, device, kind, started_at, reason) VALUES (?, ?, ?, ?, ?) RETURNING *'),
