@@ -22,6 +22,7 @@ import { configChanges, flattenConfig } from './security/config-audit.ts';
 import { deviceUsername } from './security/policy.ts';
 import { SecurityStore } from './security/store.ts';
 import { SelfMetrics } from './self-metrics.ts';
+import { selfBackupJob, startSelfBackup, type SelfBackup } from './state-backup/self-backup.ts';
 import { Spool } from './storage/spool.ts';
 import { startOutageService } from './uptime/outage-service.ts';
 import { SiteStateTracker } from './uptime/site-state.ts';
@@ -54,7 +55,12 @@ function auditConfiguration(security: SecurityStore, config: CollectorConfig): v
   if (changes.length > 0) security.audit(`host:${userInfo().username}`, 'collector.config', 'collector', { changes, config: current });
 }
 
-export async function startCollector(config: CollectorConfig, log: Logger): Promise<RunningCollector> {
+export interface StartOptions {
+  /** The configuration file the collector was started with: its own nightly backup archives it too. */
+  configFile?: string | undefined;
+}
+
+export async function startCollector(config: CollectorConfig, log: Logger, options: StartOptions = {}): Promise<RunningCollector> {
   if (config.registry.path !== ':memory:') mkdirSync(dirname(config.registry.path), { recursive: true });
   const registry = DeviceRegistry.open(config.registry.path, { heartbeatTimeoutS: config.registry.heartbeatTimeoutS });
   const metrics = new SelfMetrics();
@@ -107,7 +113,9 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const siteStates = new SiteStateTracker(alertSink, { seed: registry.list() });
   const sink: PointSink = { enqueue: (points) => (offsite.observe(points), siteStates.observe(points), alertSink.enqueue(points)) };
   const notifications: NotificationService | undefined = alerts ? startNotificationService(config, alerts, metrics, log) : undefined;
-  const backups: BackupService | undefined = config.backups.file ? startBackupService({ file: config.backups.file, path: config.backups.path }, sink, metrics, rateLimited(log, { burst: 20, windowMs: 60_000 })) : undefined;
+  const ownJobs = config.selfBackup ? [selfBackupJob(config.selfBackup)] : [];
+  const backups: BackupService | undefined =
+    config.backups.file || ownJobs.length > 0 ? startBackupService({ file: config.backups.file, path: config.backups.path, ownJobs }, sink, metrics, rateLimited(log, { burst: 20, windowMs: 60_000 })) : undefined;
   const outages = startOutageService(config.uptime.path, { alerts: alerts?.store, dependencies: () => notifications?.dependencies ?? [], sink, metrics, log });
   const onTransition = (change: StateTransition) => {
     transitions.inc({ state: change.online ? 'online' : 'offline' });
@@ -137,6 +145,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const apiPort = typeof address === 'object' && address ? address.port : config.api.port;
 
   let devices: DeviceService | undefined;
+  let selfBackup: SelfBackup | undefined;
   let broker: { close(): Promise<void> } | undefined;
   let mqttPort: number | undefined;
   const timers: NodeJS.Timeout[] = [];
@@ -150,6 +159,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     { name: 'devices', boundMs: 1_500, run: () => devices?.close() },
     { name: 'broker', boundMs: 1_000, run: () => broker?.close() },
     { name: 'notifications', boundMs: 1_000, run: () => notifications?.close() },
+    { name: 'self-backup', boundMs: 100, run: () => selfBackup?.close() },
     { name: 'backups', boundMs: 100, run: () => backups?.close() },
     { name: 'offsite', boundMs: 100, run: () => offsite.close() },
     { name: 'site-state', boundMs: 100, run: () => siteStates.close() },
@@ -221,6 +231,9 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     }, 1_000),
   );
   timers.push(setInterval(() => queue.enqueue(metrics.toPoints(Date.now(), config.instance)), config.selfMetricsIntervalS * 1000));
+
+  // After the stores are open and ingest runs: a first archive of a new install is taken at once.
+  if (config.selfBackup && backups) selfBackup = startSelfBackup(config.selfBackup, config, options.configFile, backups, log);
 
   readiness.ready();
   log.log('info', 'collector started', {

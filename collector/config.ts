@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { loadConfig } from '../src/config/load.ts';
 import { MAX_PAYLOAD_BYTES } from '../src/contract/schemas.ts';
+import { durationSchema } from '../src/duration.ts';
+import { id as jobIdSchema, scheduleSchema } from './backups/jobs.ts';
 import { storageConfigSchema } from './storage/writers.ts';
 
 // Collector configuration: a YAML file plus COLLECTOR_* environment overrides
@@ -127,6 +129,22 @@ export const collectorConfigSchema = z.strictObject({
       path: z.string().min(1).default('./data/backups.sqlite'),
     })
     .prefault({}),
+  /**
+   * The collector's own nightly state backup (izleme backup create, done by the collector): an
+   * archive of its stores and configuration in `dir`, the newest `keep` kept, watched as backup
+   * job `job` like any other (a missed or failed one raises the backup alerts): docs/deploy.md.
+   */
+  selfBackup: z
+    .strictObject({
+      dir: fileName,
+      /** The site its alerts belong to (where the collector stands). */
+      site: jobIdSchema,
+      job: jobIdSchema.default('izleme-self-backup'),
+      schedule: scheduleSchema.prefault({ cron: '30 2 * * *' }),
+      grace: durationSchema.refine((ms) => ms >= 60_000 && ms <= 7 * 86_400_000, 'between "1m" and "7d"').prefault('2h'),
+      keep: z.number().int().min(1).max(1_000).default(7),
+    })
+    .optional(),
   /** The outage log (start, end, cause of every outage) the monthly report is made from: docs/uptime.md. */
   uptime: z.strictObject({ path: z.string().min(1).default('./data/uptime.sqlite') }).prefault({}),
   /** Devices without an agent (UPS, switches, NVRs…), polled over SNMP or HTTP: docs/devices.md. */

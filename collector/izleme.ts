@@ -5,16 +5,13 @@ import { CliError } from './cli/cli-error.ts';
 import { DEFAULT_CONFIG_FILE, loadCliConfig } from './cli/collector-config.ts';
 import { DEVICES_USAGE, runDevices } from './cli/devices.ts';
 import { existingStore } from './cli/existing-store.ts';
+import { BACKUP_USAGE, runBackup } from './state-backup/cli.ts';
 import { DISCOVER_USAGE, runDiscover } from './discover.ts';
 import { REPORT_USAGE, runReport } from './report.ts';
 
 // izleme: the one command for administrators on the collector host. Each subcommand is one of
 // the existing tools; what they share is that they work on the running collector's own files,
 // found through its configuration file, and never create a store of their own.
-
-const BACKUP_USAGE = `usage: izleme backup create|restore …
-  Not available in this version: back up the collector's data directory (the *.sqlite files named
-  in its configuration) with the collector stopped.`;
 
 const USAGE = `izleme — Belediye İzleme administration on the collector host
 
@@ -26,12 +23,12 @@ commands:
   alerts     active alerts (izleme alerts ack <id> acknowledges one)
   report     the monthly availability report (HTML and CSV)
   discover   ask a device over SNMP which profile fits it
-  backup     back up or restore the collector's state (not available in this version)
+  backup     back up the collector's stores and configuration into one archive, or restore one
 
 Every command except discover reads the running collector's configuration:
   ${DEFAULT_CONFIG_FILE} by default, another file with --config FILE.
 The stores it names must exist (the collector creates them on its first start); izleme never
-creates one. Exit codes: 0 done, 1 failed, 2 wrong command line or configuration.`;
+creates one, except backup restore, which puts a backup's stores in place on a new install. Exit codes: 0 done, 1 failed, 2 wrong command line or configuration.`;
 
 type Command = { usage: string; run: (argv: string[]) => number | Promise<number> };
 
@@ -41,12 +38,7 @@ const COMMANDS: Record<string, Command> = {
   alerts: { usage: ALERTS_USAGE, run: runAlerts },
   report: { usage: REPORT_USAGE, run: (argv) => runReport(withCollectorFiles(argv)) },
   discover: { usage: DISCOVER_USAGE, run: runDiscover },
-  backup: {
-    usage: BACKUP_USAGE,
-    run: () => {
-      throw new CliError('izleme backup: not available in this version', 2);
-    },
-  },
+  backup: { usage: BACKUP_USAGE, run: runBackup },
 };
 
 const given = (argv: string[], flag: string) => argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadOrExit } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
@@ -17,7 +18,7 @@ const EXIT_MARGIN_MS = 1_000;
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
   const config = loadOrExit(() => loadCollectorConfig(values.config));
-  const collector = await startCollector(config, log);
+  const collector = await startCollector(config, log, { configFile: values.config === undefined ? undefined : resolve(values.config) });
   const shutdown = (signal: string) => {
     log.log('info', 'stopping: API, then producers, then queue and stores', { signal, boundMs: collector.stopBoundMs });
     // Committed spool rows survive an exit at any point (SQLite WAL), so exiting here loses nothing.

@@ -15,10 +15,12 @@ import { loadBackupJobs, type BackupJob } from './jobs.ts';
 // into the given sink (the alert service's, so the rules alert on them).
 
 export interface BackupSettings {
-  /** backups.yaml */
-  file: string;
+  /** backups.yaml; undefined: only the collector's own jobs. */
+  file?: string | undefined;
   /** The heartbeat store (SQLite). */
   path: string;
+  /** Jobs the collector runs itself (its nightly state backup): watched like the file's, reported with record(). */
+  ownJobs?: readonly BackupJob[];
 }
 
 export type HeartbeatKind = 'start' | 'success' | 'fail';
@@ -43,6 +45,8 @@ export interface BackupService {
   recordDrill(job: string, drill: { result: DrillResult; notes: string }, actor: string): BackupEvaluation | undefined;
   createToken(job: string, actor: string): { id: string; token: string } | undefined;
   revokeToken(job: string, tokenId: string): boolean;
+  /** A report of one of the collector's own jobs (no token: it is the collector itself). */
+  record(job: string, kind: HeartbeatKind, details?: { sizeBytes?: number; durationS?: number; message?: string }): BackupEvaluation;
   /** Re-reads backups.yaml now (also done on change and on SIGHUP). */
   reload(): void;
   close(): void;
@@ -73,8 +77,16 @@ export const heartbeatParams = z.strictObject({
 });
 
 export function startBackupService(settings: BackupSettings, sink: PointSink, metrics: SelfMetrics, log: Logger, options: { evaluateEveryMs?: number } = {}): BackupService {
+  const ownJobs = settings.ownJobs ?? [];
+  const ownIds = new Set(ownJobs.map((job) => job.id));
+  const load = () => {
+    const fromFile = settings.file === undefined ? [] : loadBackupJobs(settings.file);
+    const clash = fromFile.find((job) => ownIds.has(job.id));
+    if (clash) throw new Error(`${settings.file}: job "${clash.id}" is the collector's own backup job (selfBackup.job): give the file's job another id`);
+    return [...fromFile, ...ownJobs];
+  };
   // At start a bad file stops the collector (like a bad collector.yaml); later a bad edit is refused.
-  const first = loadBackupJobs(settings.file);
+  const first = load();
   const store = HeartbeatStore.open(settings.path);
   const accepted = metrics.counter('collector_backup_heartbeats_total', 'Backup heartbeats accepted, by kind', ['kind']);
   const refused = metrics.counter('collector_backup_heartbeats_refused_total', 'Backup heartbeats refused, by reason', ['reason']);
@@ -112,7 +124,7 @@ export function startBackupService(settings: BackupSettings, sink: PointSink, me
 
   const reload = () => {
     try {
-      apply(loadBackupJobs(settings.file));
+      apply(load());
       log.log('info', 'backup jobs reloaded', { file: settings.file, jobs: jobs.size });
     } catch (error) {
       configErrors.inc();
@@ -122,7 +134,7 @@ export function startBackupService(settings: BackupSettings, sink: PointSink, me
   const onChange = (current: { mtimeMs: number }, previous: { mtimeMs: number }) => {
     if (current.mtimeMs !== previous.mtimeMs) reload();
   };
-  watchFile(settings.file, { interval: 1_000 }, onChange);
+  if (settings.file !== undefined) watchFile(settings.file, { interval: 1_000 }, onChange);
   process.on('SIGHUP', reload);
   const timer = setInterval(evaluateAll, options.evaluateEveryMs ?? 30_000);
 
@@ -180,12 +192,23 @@ export function startBackupService(settings: BackupSettings, sink: PointSink, me
       push(backupPoints(job, evaluation, now));
       return evaluation;
     },
+    record(id, kind, details = {}) {
+      const job = jobs.get(id);
+      if (!job || !ownIds.has(id)) throw new Error(`"${id}" is not one of the collector's own backup jobs`);
+      const now = Date.now();
+      if (kind === 'start') store.start(id, now, 'collector');
+      else store.finish(id, kind === 'success' ? 'success' : 'failure', now, details, 'collector');
+      accepted.inc({ kind });
+      const evaluation = evaluate(job, now);
+      push(backupPoints(job, evaluation, now));
+      return evaluation;
+    },
     createToken: (id, actor) => (jobs.has(id) ? store.createToken(id, actor) : undefined),
     revokeToken: (id, tokenId) => store.revokeToken(id, tokenId),
     reload,
     close() {
       clearInterval(timer);
-      unwatchFile(settings.file, onChange);
+      if (settings.file !== undefined) unwatchFile(settings.file, onChange);
       process.off('SIGHUP', reload);
       store.close();
     },

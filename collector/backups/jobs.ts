@@ -13,7 +13,7 @@ import { cronFiresEveryYear, isTimeZone, parseCron, type CronSchedule } from './
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
-const id = z.string().regex(ID_PATTERN, 'expected a lower-case id like "dosya-sunucusu-gece"');
+export const id = z.string().regex(ID_PATTERN, 'expected a lower-case id like "dosya-sunucusu-gece"');
 const category = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected an alert category like "systems" (lower-case letters, digits, _)');
 
 const cronSchema = z.string().transform((text, ctx) => {
@@ -31,7 +31,7 @@ const cronSchema = z.string().transform((text, ctx) => {
   return { text: text.trim(), cron };
 });
 
-const scheduleSchema = z
+export const scheduleSchema = z
   .strictObject({
     every: durationSchema
       .refine((ms) => ms >= MINUTE, 'at least "1m": a job that reports more often is not a backup schedule')
