@@ -2,6 +2,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { InventoryMessage, StateMessage } from '../../src/contract/schemas.ts';
 import type { DeviceAddress } from '../../src/contract/topics.ts';
 import type { StateTransition } from '../ingest/ingest.ts';
+import { ensurePrivateFile } from '../../src/private-files.ts';
 import { migrateStore, type StoreSchema } from '../storage/schema-version.ts';
 import { timedOut } from './heartbeat.ts';
 
@@ -74,6 +75,8 @@ export class DeviceRegistry {
   private readonly flushTimer: NodeJS.Timeout;
 
   static open(path: string, options: RegistryOptions = { heartbeatTimeoutS: 60 }): DeviceRegistry {
+    // Owner-only like the other stores: inventories name hosts, serials and (optionally) users (KVKK).
+    if (path !== ':memory:') ensurePrivateFile(path);
     const db = new DatabaseSync(path);
     try {
       db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
