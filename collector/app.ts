@@ -159,8 +159,8 @@ export async function startCollector(config: CollectorConfig, log: Logger, optio
     { name: 'devices', boundMs: 1_500, run: () => devices?.close() },
     { name: 'broker', boundMs: 1_000, run: () => broker?.close() },
     { name: 'notifications', boundMs: 1_000, run: () => notifications?.close() },
-    { name: 'self-backup', boundMs: 100, run: () => selfBackup?.close() },
-    { name: 'backups', boundMs: 100, run: () => backups?.close() },
+    // The nightly self-backup first: it reports to the backup service.
+    { name: 'backups', boundMs: 100, run: () => (selfBackup?.close(), backups?.close()) },
     { name: 'offsite', boundMs: 100, run: () => offsite.close() },
     { name: 'site-state', boundMs: 100, run: () => siteStates.close() },
     { name: 'alerts', boundMs: 100, run: () => alerts?.close() },
