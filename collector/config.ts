@@ -4,6 +4,7 @@ import { MAX_PAYLOAD_BYTES } from '../src/contract/schemas.ts';
 import { durationSchema } from '../src/duration.ts';
 import { id as jobIdSchema, scheduleSchema } from './backups/jobs.ts';
 import { storageConfigSchema } from './storage/writers.ts';
+import { reportsConfigSchema } from './reports/config.ts';
 
 // Collector configuration: a YAML file plus COLLECTOR_* environment overrides
 // (COLLECTOR_STORAGE__URL=http://influx:8086 sets storage.url). Defaults are the embedded
@@ -145,6 +146,8 @@ export const collectorConfigSchema = z.strictObject({
       keep: z.number().int().min(1).max(1_000).default(7),
     })
     .optional(),
+  /** The report store, the institution's name, the automatic monthly report mailed on the 1st: docs/uptime.md. */
+  reports: reportsConfigSchema,
   /** The outage log (start, end, cause of every outage) the monthly report is made from: docs/uptime.md. */
   uptime: z.strictObject({ path: z.string().min(1).default('./data/uptime.sqlite') }).prefault({}),
   /** Devices without an agent (UPS, switches, NVRs…), polled over SNMP or HTTP: docs/devices.md. */

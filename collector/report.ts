@@ -5,20 +5,19 @@ import { z } from 'zod';
 import { ConfigError, parseYamlText, validateConfig } from '../src/config/load.ts';
 import { DEVICE_KINDS } from '../src/contract/schemas.ts';
 import { ID_PATTERN } from '../src/contract/topics.ts';
-import { AlertStore, type MaintenanceEntry } from './alerts/alert-store.ts';
 import { notifyFileSchema, type NotifyFile } from './alerts/notify-config.ts';
-import { loadCollectorConfig, type CollectorConfig } from './config.ts';
-import { DeviceRegistry } from './registry/device-registry.ts';
-import { maintenanceInPeriod, monthPeriod } from './uptime/availability.ts';
-import { buildMonthlyReport, DEFAULT_REPORT_KINDS, monthSchema, renderCsv, renderHtml, reportFileNames } from './uptime/monthly-report.ts';
-import { DEFAULT_CAUSE_GRACE_MS, OutageLog, POWER_RULES, type CauseContext, type OutageTarget } from './uptime/outage-log.ts';
+import { loadCollectorConfig } from './config.ts';
+import { assembleReport, readOutageLog, registryTargets, renderReportFiles } from './reports/gather.ts';
+import { monthPeriod } from './uptime/availability.ts';
+import { DEFAULT_REPORT_KINDS, monthSchema } from './uptime/monthly-report.ts';
 
 // The monthly availability report: izleme report --month 2026-11 --out DIR (the outage log and
 // the stores from the collector's configuration), or node collector/report.ts --month 2026-11 --outages FILE --out DIR
 // [--config collector.yaml] [--notify FILE] [--site S] [--lang tr|en] [--kinds k1,k2]
 // Reads the outage log; the notification file for maintenance windows, site dependencies and the
 // time zone; with --config also the device registry (targets never down), the alert store (ad-hoc
-// maintenance windows, UPS alerts for outage causes) and the default language. Writes the HTML
+// maintenance windows, UPS alerts for outage causes), the heartbeat and report stores (the backups
+// section), the institution's name and the default language. Writes the HTML
 // and two CSV files into DIR and prints their paths. Nothing is changed in any store.
 // Exit 0 done, 2 bad arguments (the message names the argument).
 
@@ -75,35 +74,6 @@ function readNotifyFile(path: string): NotifyFile {
   return validateConfig(notifyFileSchema, parseYamlText(readFileSync(path, 'utf8'), path), path);
 }
 
-/** Every device the registry knows, so that one never down still gets its 100 %; none when the registry does not exist (yet). */
-function registryTargets(config: CollectorConfig): OutageTarget[] {
-  if (config.registry.path === ':memory:' || !existsSync(config.registry.path)) return [];
-  const registry = DeviceRegistry.open(config.registry.path, { heartbeatTimeoutS: config.registry.heartbeatTimeoutS });
-  try {
-    return registry.list().map(({ site, device, kind }) => ({ site, device, kind }));
-  } finally {
-    registry.close();
-  }
-}
-
-/** From the alert store: ad-hoc maintenance windows, and the UPS alerts of these sites (outage causes). */
-function alertStoreData(config: CollectorConfig, from: number, sites: ReadonlySet<string>): { adHoc: MaintenanceEntry[]; alerts: CauseContext['alerts'] } {
-  if (!config.alerts.enabled || config.alerts.path === ':memory:' || !existsSync(config.alerts.path)) return { adHoc: [], alerts: [] };
-  const store = AlertStore.open(config.alerts.path);
-  try {
-    // The store lists the latest 1,000 episodes a site had: plenty for the UPS alerts of a month.
-    const alerts = [...sites].flatMap((site) =>
-      store
-        .list({ site, limit: 1_000 })
-        .filter((a) => POWER_RULES.includes(a.rule) && a.firedAt !== null)
-        .map((a) => ({ site: a.labels.site, device: a.labels.device, rule: a.rule, from: a.since, to: a.resolvedAt })),
-    );
-    return { adHoc: store.maintenance(from), alerts };
-  } finally {
-    store.close();
-  }
-}
-
 function writeReport(argv: string[]): string[] {
   const args = parseArguments(argv);
   const config = args.config === undefined ? undefined : withArgument('config', () => loadCollectorConfig(args.config));
@@ -115,39 +85,16 @@ function writeReport(argv: string[]): string[] {
   if (period.from >= now) throw new UsageError(`--month: ${args.month.year}-${String(args.month.month).padStart(2, '0')} has not begun`);
 
   if (!existsSync(args.outages)) throw new UsageError(`--outages: no such file ${args.outages}`);
-  const log = withArgument('outages', () => OutageLog.open(args.outages, { readOnly: true }));
-  const grace = DEFAULT_CAUSE_GRACE_MS;
-  let outages, targets;
-  try {
-    // Upstream outages a little before the month still explain outages at its start.
-    outages = log.outages({ from: period.from - grace, to: period.to });
-    targets = [...log.targets(), ...(config ? registryTargets(config) : [])];
-  } finally {
-    log.close();
-  }
-  if (args.site !== undefined && ![...targets, ...outages].some((t) => t.site === args.site)) throw new UsageError(`--site: no target of site "${args.site}" in the outage log${config ? ' or the registry' : ''}`);
-  const stores = config ? alertStoreData(config, period.from, new Set(targets.map((t) => t.site))) : { adHoc: [], alerts: [] };
-  const report = buildMonthlyReport({
-    month: args.month,
-    period,
-    timezone,
-    now,
-    outages,
-    targets,
-    maintenance: maintenanceInPeriod(notify?.maintenance ?? [], stores.adHoc, period.from, period.to, timezone),
-    causes: { alerts: stores.alerts, dependencies: notify?.dependencies ?? [], graceMs: grace },
-    ...(args.site === undefined ? {} : { site: args.site }),
-    kinds: args.kinds ?? DEFAULT_REPORT_KINDS,
-  });
+  const { outages, targets } = withArgument('outages', () => readOutageLog(args.outages, period));
+  const known = [...targets, ...(config ? registryTargets(config) : [])];
+  if (args.site !== undefined && ![...known, ...outages].some((t) => t.site === args.site)) throw new UsageError(`--site: no target of site "${args.site}" in the outage log${config ? ' or the registry' : ''}`);
+  // The backups section reads backups.yaml: a mistake in it is named as the configuration's.
+  const report = withArgument('config (backups.file)', () =>
+    assembleReport({ month: args.month, period, timezone, now, outages, targets, config, notify, site: args.site, kinds: args.kinds ?? DEFAULT_REPORT_KINDS }),
+  );
 
   const language = args.lang ?? config?.language ?? 'tr';
-  const names = reportFileNames(args.month, language, args.site);
-  const csv = renderCsv(report, { language });
-  const files = [
-    [names.html, renderHtml(report, { language })],
-    [names.availability, csv.availability],
-    [names.outages, csv.outages],
-  ] as const;
+  const files = renderReportFiles(report, language).map((f) => [f.name, f.content] as const);
   withArgument('out', () => mkdirSync(args.out, { recursive: true }));
   return files.map(([name, text]) => {
     const path = join(args.out, name);

@@ -556,13 +556,17 @@ describe('monthly report', () => {
     log.record(transition({ device: 'hat-1', kind: 'link', at: ist('2026-11-15T06:00') }));
     const november = monthPeriod(2026, 11, TZ);
     const input: ReportInput = { month: { year: 2026, month: 11 }, period: november, timezone: TZ, now, targets: log.targets(), outages: log.outages(november), maintenance: [], causes: { alerts: [], dependencies: [] } };
-    const built = buildMonthlyReport({ ...input, backups: [{ job: 'ebys-veritabanı', lastSuccess: ist('2026-11-15T03:00'), verified: true, drills: 1 }] });
+    const backups = {
+      jobs: [{ job: 'ebys-veritabani', site: 'merkez', description: 'EBYS veritabanı', succeeded: 14, failed: 0, missed: 1, lastSuccess: ist('2026-11-15T03:00'), drillsPassed: 1, drillsFailed: 0, lastDrill: { at: ist('2026-11-10T10:00'), result: 'passed' as const } }],
+      checks: [],
+    };
+    const built = buildMonthlyReport({ ...input, backups });
     expect(built.period.to).toBe(now);
     // 6 h down of the 14.5 days so far.
     expect(built.sites[0]!.figures).toMatchObject({ downMs: 6 * HOUR, totalMs: now - november.from });
     expect(built.sites[0]!.targets[0]!.days).toHaveLength(15);
     const html = renderHtml(built, { language: 'tr' });
-    expect(html).toContain('<td>ebys-veritabanı</td><td>15.11.2026 03:00</td><td>Evet</td><td class="num">1</td>');
+    expect(html).toContain('<td>ebys-veritabani (EBYS veritabanı)</td><td>merkez</td><td class="num">14</td><td class="num">0</td><td class="num">1</td><td>15.11.2026 03:00</td><td>1 başarılı, 0 başarısız</td><td>10.11.2026 10:00 (başarılı)</td>');
     expect(html).toContain('<td>sürüyor</td><td class="num">6 sa</td>');
     expect(() => buildMonthlyReport({ ...input, now: november.from - 1 })).toThrow(/not begun/);
     log.close();

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEVICE_KINDS } from '../../src/contract/schemas.ts';
 import { wallClock } from '../alerts/routing.ts';
 import type { Language } from '../devices/driver.ts';
+import type { AgentCheckMonth, BackupsSection, HeartbeatJobMonth } from '../reports/backups-section.ts';
 import { availability, localDays, siteAvailability, windowsFor, type Availability, type Interval, type ScopedWindow } from './availability.ts';
 import { outageCause, type CauseContext, type Outage, type OutageCause, type OutageTarget } from './outage-log.ts';
 
@@ -24,16 +25,6 @@ export type ReportMonth = z.output<typeof monthSchema>;
 /** Workstations, kiosks, terminals and printers are switched off after hours: their "outages" are no SLA matter. */
 export const DEFAULT_REPORT_KINDS: readonly string[] = DEVICE_KINDS.filter((k) => !['pc', 'kiosk', 'terminal', 'printer'].includes(k));
 
-/** A row of the backups section (filled by backup verification; none yet: "—"). */
-export interface BackupRow {
-  job: string;
-  /** Epoch milliseconds of the last successful run. */
-  lastSuccess: number | null;
-  /** Whether the last backup was verified restorable. */
-  verified: boolean | null;
-  /** Restore drills done in the month. */
-  drills: number | null;
-}
 
 export interface ReportInput {
   month: ReportMonth;
@@ -52,7 +43,10 @@ export interface ReportInput {
   /** Only this site (no department summary). */
   site?: string;
   kinds?: readonly string[];
-  backups?: readonly BackupRow[];
+  /** Backup verification's month (reports/backups-section.ts); none: the section shows "—". */
+  backups?: BackupsSection | null;
+  /** The institution's name, on the title: "Örnekköy Belediyesi". */
+  institution?: string | null;
 }
 
 export interface DayFigures {
@@ -102,7 +96,9 @@ export interface MonthlyReport {
   sites: SiteReport[];
   /** null for a one-site report. */
   department: DepartmentFigures | null;
-  backups: readonly BackupRow[];
+  /** null: no backup verification data was given. */
+  backups: BackupsSection | null;
+  institution: string | null;
 }
 
 const hadDowntime = (f: Availability) => f.downMs > 0;
@@ -155,7 +151,13 @@ export function buildMonthlyReport(input: ReportInput): MonthlyReport {
     };
   });
 
-  return { month: input.month, timezone: input.timezone, period, generatedAt: input.now, site: input.site ?? null, sites, department: input.site === undefined ? departmentFigures(sites) : null, backups: input.backups ?? [] };
+  return { month: input.month, timezone: input.timezone, period, generatedAt: input.now, site: input.site ?? null, sites, department: input.site === undefined ? departmentFigures(sites) : null, backups: filterBackups(input.backups ?? null, input.site), institution: input.institution ?? null };
+}
+
+/** A one-site report shows that site's backups only. */
+function filterBackups(section: BackupsSection | null, site: string | undefined): BackupsSection | null {
+  if (section === null || site === undefined) return section;
+  return { jobs: section.jobs.filter((j) => j.site === site), checks: section.checks.filter((c) => c.site === site) };
 }
 
 function departmentFigures(sites: readonly SiteReport[]): DepartmentFigures {
@@ -208,12 +210,25 @@ const TEXT = {
     basis: { links: 'tüm hatları kesikken yerleşke kesik sayılır', services: 'herhangi bir servisi kesikken yerleşke kesik sayılır' },
     causes: { power: 'Elektrik (UPS)', link: 'Hat', device: 'Cihaz' },
     backups: 'Yedeklemeler',
+    heartbeatJobs: 'Zamanlanmış yedekleme işleri (çalışma bildirimleri)',
     job: 'Yedekleme işi',
+    succeeded: 'Başarılı',
+    failed: 'Başarısız',
+    missed: 'Kaçırılan',
     lastSuccess: 'Son başarılı',
-    verified: 'Doğrulandı',
     drills: 'Geri yükleme tatbikatı',
-    yes: 'Evet',
-    no: 'Hayır',
+    lastDrill: 'Son tatbikat',
+    drillCounts: (passed: number, failed: number) => `${passed} başarılı, ${failed} başarısız`,
+    drillResult: { passed: 'başarılı', failed: 'başarısız' },
+    fileChecks: 'Yedek dosyası denetimleri (ajanlar)',
+    device: 'Cihaz',
+    checks: 'Denetim',
+    okShare: 'Sorunsuz',
+    problems: 'Sorunlar',
+    lastOk: 'Son sorunsuz',
+    lastStatus: 'Son durum',
+    statuses: { ok: 'sorunsuz', missed: 'güncel değil', too_small: 'boyutu küçük', checksum_bad: 'sağlama toplamı tutmuyor', unreadable: 'okunamıyor', no_file: 'dosya yok', other: 'diğer' },
+    noBackups: 'Bu dönem için yedekleme doğrulaması verisi yok.',
     definitions: 'Tanımlar',
     definitionItems: [
       'Erişilebilirlik = (dönem − planlı bakım − plansız kesinti) / (dönem − planlı bakım). Planlı bakım pencereleri hem dönemden hem kesinti süresinden çıkarılır; üst üste binen kesintiler ve pencereler bir kez sayılır.',
@@ -221,6 +236,7 @@ const TEXT = {
       'Daire geneli: yerleşkelerin ölçülen sürelerinin toplamı üzerinden hesaplanır (her yerleşke ölçülen süresi kadar ağırlık taşır).',
       'Neden: yerleşkenin UPS’i kesinti başladığında aküdeyse “Elektrik”, hedef bir internet hattıysa ya da yerleşkenin üst bağlantısı o sırada kesikse “Hat”, değilse “Cihaz”.',
       'Ay sınırları ve saatler yerel saatledir; yüzdeler aşağı yuvarlanır (kesintisi olan hedef %100 görünmez). İş istasyonları, kiosklar, terminaller ve yazıcılar raporda yer almaz.',
+      'Yedeklemeler: “Kaçırılan”, zamanı geldiği hâlde payı (grace) içinde hiç bildirim gelmeyen çalışmadır; başarısız bildirimler ayrıca sayılır. Tatbikatlar ay içindeki geri yükleme denemeleridir. Dosya denetimlerinde “Sorunsuz”, ajanın ay içindeki denetimlerinden en yeni yedeği güncel, boyutu olağan ve sağlaması doğru bulanların payıdır.',
     ],
   },
   en: {
@@ -255,12 +271,25 @@ const TEXT = {
     basis: { links: 'the site is down while all its lines are down', services: 'the site is down while any of its services is down' },
     causes: { power: 'Power (UPS)', link: 'Link', device: 'Device' },
     backups: 'Backups',
+    heartbeatJobs: 'Scheduled backup jobs (heartbeats)',
     job: 'Backup job',
+    succeeded: 'Succeeded',
+    failed: 'Failed',
+    missed: 'Missed',
     lastSuccess: 'Last success',
-    verified: 'Verified',
     drills: 'Restore drills',
-    yes: 'Yes',
-    no: 'No',
+    lastDrill: 'Last drill',
+    drillCounts: (passed: number, failed: number) => `${passed} passed, ${failed} failed`,
+    drillResult: { passed: 'passed', failed: 'failed' },
+    fileChecks: 'Backup file checks (agents)',
+    device: 'Device',
+    checks: 'Checks',
+    okShare: 'OK',
+    problems: 'Problems',
+    lastOk: 'Last OK',
+    lastStatus: 'Last status',
+    statuses: { ok: 'ok', missed: 'out of date', too_small: 'too small', checksum_bad: 'checksum mismatch', unreadable: 'unreadable', no_file: 'no file', other: 'other' },
+    noBackups: 'No backup verification data for this period.',
     definitions: 'Definitions',
     definitionItems: [
       'Availability = (period − planned maintenance − unplanned downtime) / (period − planned maintenance). Planned maintenance windows are taken out of both the period and the downtime; overlapping outages and windows count once.',
@@ -268,6 +297,7 @@ const TEXT = {
       'Whole department: computed over the sum of the sites’ measured time (each site weighs as much as its measured time).',
       'Cause: “Power” when the site’s UPS was on battery as the outage began, “Link” when the target is an internet line or the site’s uplink was down then, otherwise “Device”.',
       'Month boundaries and times are local; percentages are rounded down (a target with any downtime never shows 100 %). Workstations, kiosks, terminals and printers are not in the report.',
+      'Backups: “Missed” counts scheduled runs that reported nothing within their grace; failed reports are counted separately. Drills are the month’s restore tests. In file checks, “OK” is the share of the agent’s checks in the month that found the newest backup recent, of the usual size and intact.',
     ],
   },
 } as const satisfies Record<Language, unknown>;
@@ -291,7 +321,7 @@ const formatDate = (isoDate: string, language: Language) => (language === 'tr' ?
 /** Rounded down to 3 decimals: 99.9996 must not read as 100. The epsilon keeps 99.95 from turning into 99.949 by float error. */
 const floor3 = (pct: number) => Math.floor(pct * 1000 + 1e-6) / 1000;
 
-function formatPct(pct: number | null, language: Language): string {
+export function formatPct(pct: number | null, language: Language): string {
   if (pct === null) return '—';
   return new Intl.NumberFormat(language === 'tr' ? 'tr-TR' : 'en-GB', { style: 'percent', minimumFractionDigits: 3, maximumFractionDigits: 3 }).format(floor3(pct) / 100);
 }
@@ -306,7 +336,7 @@ function formatDuration(ms: number, language: Language): string {
   return shown.join(' ');
 }
 
-const monthTitle = (month: ReportMonth, language: Language) => `${MONTHS[language][month.month - 1]} ${month.year}`;
+export const monthTitle = (month: ReportMonth, language: Language) => `${MONTHS[language][month.month - 1]} ${month.year}`;
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -384,23 +414,67 @@ ${table([cell(t.site), cell(t.availability, true), cell(t.targetOutages, true), 
 </section>`;
 }
 
+const CHECK_PROBLEMS = ['missed', 'too_small', 'checksum_bad', 'unreadable', 'no_file', 'other'] as const;
+
+/** "%99,5" / "99.5 %": a share of checks, rounded down to one decimal (any problem keeps it below 100). */
+function formatShare(part: number, whole: number, language: Language): string {
+  if (whole === 0) return '—';
+  const share = Math.floor((part / whole) * 1000 + 1e-6) / 1000;
+  return new Intl.NumberFormat(language === 'tr' ? 'tr-TR' : 'en-GB', { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(share);
+}
+
+function heartbeatTable(jobs: readonly HeartbeatJobMonth[], report: MonthlyReport, language: Language): string {
+  const t = TEXT[language];
+  const time = (at: number | null) => (at === null ? '—' : formatTime(at, report.timezone, language));
+  const rows = jobs.map((j) => [
+    cell(j.description ? `${j.job} (${j.description})` : j.job),
+    cell(j.site),
+    cell(String(j.succeeded), true),
+    cell(String(j.failed), true),
+    cell(String(j.missed), true),
+    cell(time(j.lastSuccess)),
+    cell(t.drillCounts(j.drillsPassed, j.drillsFailed)),
+    cell(j.lastDrill ? `${time(j.lastDrill.at)} (${t.drillResult[j.lastDrill.result]})` : '—'),
+  ]);
+  return table([cell(t.job), cell(t.site), cell(t.succeeded, true), cell(t.failed, true), cell(t.missed, true), cell(t.lastSuccess), cell(t.drills), cell(t.lastDrill)], rows);
+}
+
+function checksTable(checks: readonly AgentCheckMonth[], report: MonthlyReport, language: Language): string {
+  const t = TEXT[language];
+  const problems = (c: AgentCheckMonth) => CHECK_PROBLEMS.flatMap((s) => (c.byStatus[s] ? [`${t.statuses[s]}: ${c.byStatus[s]}`] : [])).join(', ') || '—';
+  const status = (s: string) => (s in t.statuses ? t.statuses[s as keyof typeof t.statuses] : s);
+  const rows = checks.map((c) => [
+    cell(c.site),
+    cell(c.device),
+    cell(c.job),
+    cell(String(c.checks), true),
+    cell(formatShare(c.byStatus.ok ?? 0, c.checks, language), true),
+    cell(problems(c)),
+    cell(c.lastOk === null ? '—' : formatTime(c.lastOk, report.timezone, language)),
+    cell(c.lastDetail && c.lastStatus !== 'ok' ? `${status(c.lastStatus)}: ${c.lastDetail}` : status(c.lastStatus)),
+  ]);
+  return table([cell(t.site), cell(t.device), cell(t.job), cell(t.checks, true), cell(t.okShare, true), cell(t.problems), cell(t.lastOk), cell(t.lastStatus)], rows);
+}
+
 function renderBackups(report: MonthlyReport, language: Language): string {
   const t = TEXT[language];
-  const yesNo = (v: boolean | null) => (v === null ? '—' : v ? t.yes : t.no);
-  const rows = report.backups.map((b) => [cell(b.job), cell(b.lastSuccess === null ? '—' : formatTime(b.lastSuccess, report.timezone, language)), cell(yesNo(b.verified)), cell(b.drills === null ? '—' : String(b.drills), true)]);
-  const head = [cell(t.job), cell(t.lastSuccess), cell(t.verified), cell(t.drills, true)];
-  // Filled by backup verification (another component): the rows come in through ReportInput.backups.
+  const section = report.backups;
+  const parts: string[] = [];
+  if (section?.jobs.length) parts.push(`<h3>${t.heartbeatJobs}</h3>\n${heartbeatTable(section.jobs, report, language)}`);
+  if (section?.checks.length) parts.push(`<h3>${t.fileChecks}</h3>\n${checksTable(section.checks, report, language)}`);
+  // Nothing to show (no backup verification configured, or nothing reported): one row of dashes.
+  if (parts.length === 0) parts.push(`<p>${t.noBackups}</p>\n${table([cell(t.job), cell(t.lastSuccess), cell(t.drills)], [[cell('—'), cell('—'), cell('—')]])}`);
   return `<!-- Yedeklemeler / Backups -->
 <section class="backups" id="yedeklemeler">
 <h2>${t.backups}</h2>
-${rows.length ? table(head, rows) : table(head, [head.map((_, i) => cell('—', i === 3))])}
+${parts.join('\n')}
 </section>`;
 }
 
 export function renderHtml(report: MonthlyReport, options: RenderOptions): string {
   const { language } = options;
   const t = TEXT[language];
-  const title = `${t.title} — ${monthTitle(report.month, language)}${report.site === null ? '' : ` — ${report.site}`}`;
+  const title = `${report.institution === null ? '' : `${report.institution} — `}${t.title} — ${monthTitle(report.month, language)}${report.site === null ? '' : ` — ${report.site}`}`;
   const period = `${formatTime(report.period.from, report.timezone, language)} – ${formatTime(report.period.to, report.timezone, language)} (${report.timezone})`;
   return `<!doctype html>
 <html lang="${language}">
