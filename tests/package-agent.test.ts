@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { ensurePackagesBuilt } from './helpers/packages.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 import { startInfluxDB, startProcess, tempDir, waitFor, type InfluxServer, type ManagedProcess } from './helpers/servers.ts';
 import { createWinePrefix, type WinePrefix } from './helpers/wine.ts';
@@ -69,8 +70,8 @@ describe('the agent as packages', () => {
   };
 
   beforeAll(async () => {
-    // The real build command, as CI and a release manager run it.
-    execFileSync('npm', ['run', 'package'], { cwd: root, stdio: 'inherit', timeout: 900_000 });
+    // The real build command, as CI and a release manager run it (once for all package tests).
+    await ensurePackagesBuilt();
     influx = await startInfluxDB();
     await influx.createDatabase(DB);
     collector = await startCollectorProcess({ storage: { type: 'influx-v1', url: influx.url, database: DB }, queue: { flushIntervalMs: 200 }, security: { deviceAuth: 'credentials', apiAuth: 'open' } });
