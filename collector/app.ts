@@ -18,6 +18,7 @@ import { createIngest, createMessageSink, transitionToPoint, type PointSink, typ
 import { Readiness } from './lifecycle/readiness.ts';
 import { runStopSteps, stopBoundMs, type StopStep } from './lifecycle/stop-steps.ts';
 import { DeviceRegistry } from './registry/device-registry.ts';
+import { startReportService } from './reports/report-service.ts';
 import { configChanges, flattenConfig } from './security/config-audit.ts';
 import { deviceUsername } from './security/policy.ts';
 import { SecurityStore } from './security/store.ts';
@@ -111,7 +112,9 @@ export async function startCollector(config: CollectorConfig, log: Logger, optio
   // Points also feed two derived views, whose own points go through the rules as well.
   const offsite = startOffsiteService(alertSink, { onRefused: (message) => rateLimitedWarn('off-site backup report refused', { message }) });
   const siteStates = new SiteStateTracker(alertSink, { seed: registry.list() });
-  const sink: PointSink = { enqueue: (points) => (offsite.observe(points), siteStates.observe(points), alertSink.enqueue(points)) };
+  // The report store sums the agents' backup checks; with reports.monthly it makes and mails the monthly report.
+  const reports = startReportService(config, { log });
+  const sink: PointSink = { enqueue: (points) => (offsite.observe(points), siteStates.observe(points), reports.observe(points), alertSink.enqueue(points)) };
   const notifications: NotificationService | undefined = alerts ? startNotificationService(config, alerts, metrics, log) : undefined;
   const ownJobs = config.selfBackup ? [selfBackupJob(config.selfBackup)] : [];
   const backups: BackupService | undefined =
@@ -158,7 +161,8 @@ export async function startCollector(config: CollectorConfig, log: Logger, optio
     { name: 'timers', boundMs: 100, run: () => timers.forEach(clearInterval) },
     { name: 'devices', boundMs: 1_500, run: () => devices?.close() },
     { name: 'broker', boundMs: 1_000, run: () => broker?.close() },
-    { name: 'notifications', boundMs: 1_000, run: () => notifications?.close() },
+    // The monthly report's mail is aborted with them: it stays pending for the next start.
+    { name: 'notifications', boundMs: 1_000, run: () => Promise.all([notifications?.close(), reports.close()]) },
     // The nightly self-backup first: it reports to the backup service.
     { name: 'backups', boundMs: 100, run: () => (selfBackup?.close(), backups?.close()) },
     { name: 'offsite', boundMs: 100, run: () => offsite.close() },
