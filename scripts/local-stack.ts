@@ -123,6 +123,7 @@ async function main(): Promise<void> {
         security: { path: join(stateDir, 'security.sqlite') },
         alerts: { path: join(stateDir, 'alerts.sqlite'), outboxPath: join(stateDir, 'outbox.sqlite') },
         uptime: { path: join(stateDir, 'uptime.sqlite') },
+        reports: { path: join(stateDir, 'reports.sqlite') },
         backups: { path: join(stateDir, 'backups.sqlite') },
       },
       null,

@@ -61,12 +61,15 @@ export function startReportService(config: CollectorConfig, options: ReportServi
   const settings = config.reports.monthly?.enabled ? config.reports.monthly : undefined;
   // A bad recipient or channel stops the start, like any configuration error (named by its key).
   const setup = settings ? loadMailSetup(settings, config.alerts.notifyFile, options.env ?? process.env) : undefined;
-  const store = ReportStore.open(config.reports.path);
+  // Opened when first needed (a backup check arrives, or the monthly report runs): a collector
+  // whose agents check no backups and that mails no report has no report store file.
+  let opened: ReportStore | undefined;
+  const db = () => (opened ??= ReportStore.open(config.reports.path));
   const keepMonths = settings?.keep ?? 24;
   let monthly: Monthly | undefined;
   if (settings && setup) {
     const timezone = settings.timezone ?? setup.notify.timezone;
-    const since = Number(store.remember('monthly.since', String(clock())));
+    const since = Number(db().remember('monthly.since', String(clock())));
     monthly = { settings, setup, mailer: createReportMailer(setup.channelName, setup.channel), timezone, since };
     log.log('info', 'monthly report on', { at: settings.at.text, timezone, recipients: setup.recipients.length, channel: setup.channelName, next: new Date(nextRunTime(clock(), settings.at, timezone)).toISOString() });
   }
@@ -81,7 +84,7 @@ export function startReportService(config: CollectorConfig, options: ReportServi
   const prune = (now: number) => {
     if (now - prunedAt < DAY) return;
     prunedAt = now;
-    store.pruneChecks(now - (keepMonths + 1) * MONTH_MS);
+    opened?.pruneChecks(now - (keepMonths + 1) * MONTH_MS);
     if (!monthly || !existsSync(monthly.settings.dir)) return;
     const months = readdirSync(monthly.settings.dir).filter((name) => /^\d{4}-\d{2}$/.test(name)).sort();
     for (const old of months.slice(0, Math.max(0, months.length - monthly.settings.keep))) rmSync(join(monthly.settings.dir, old), { recursive: true, force: true });
@@ -100,7 +103,7 @@ export function startReportService(config: CollectorConfig, options: ReportServi
     for (const file of mail.attachments) writeFileSync(join(dir, file.name), file.content, { mode: 0o640 });
     const { attachments, ...body } = mail;
     writeFileSync(join(dir, MAIL_FILE), JSON.stringify({ ...body, attachments: attachments.map(({ name, contentType }) => ({ name, contentType })) }, null, 2), { mode: 0o640 });
-    store.recordReport({ month: key, generatedAt: now, dir, files: attachments.map((f) => f.name) }, m.setup.recipients, now);
+    db().recordReport({ month: key, generatedAt: now, dir, files: attachments.map((f) => f.name) }, m.setup.recipients, now);
     log.log('info', 'monthly report made', { month: key, dir, files: attachments.length, recipients: m.setup.recipients.length });
   };
 
@@ -111,9 +114,9 @@ export function startReportService(config: CollectorConfig, options: ReportServi
   };
 
   const deliver = async (m: Monthly, now: number) => {
-    for (const delivery of store.dueDeliveries(now)) {
+    for (const delivery of db().dueDeliveries(now)) {
       if (closed) return;
-      const record = store.report(delivery.month);
+      const record = db().report(delivery.month);
       const name = m.setup.recipients.find((r) => r.address === delivery.address)?.name ?? delivery.address;
       // Addresses are personal data (KVKK): masked in logs, as alert mail's are.
       const who = isAddress(delivery.recipient) ? maskAddress(delivery.recipient) : delivery.recipient;
@@ -129,12 +132,12 @@ export function startReportService(config: CollectorConfig, options: ReportServi
       if (closed) return;
       const at = clock();
       if (!error) {
-        store.markSent(delivery.id, at);
+        db().markSent(delivery.id, at);
         log.log('info', 'monthly report mailed', { month: delivery.month, recipient: who });
         continue;
       }
       const next = nextAttempt({ ...m.settings.retry, giveUpAfter: m.settings.giveUpAfter }, delivery.attempts + 1, delivery.createdAt, at, error.permanent);
-      store.markFailed(delivery.id, error.message, next);
+      db().markFailed(delivery.id, error.message, next);
       log.log(next === null ? 'error' : 'warn', next === null ? 'monthly report not mailed: given up' : 'monthly report mail failed, will retry', { month: delivery.month, recipient: who, error: error.message, ...(next === null ? {} : { retryAt: new Date(next).toISOString() }) });
     }
   };
@@ -144,7 +147,7 @@ export function startReportService(config: CollectorConfig, options: ReportServi
     prune(now);
     if (!monthly) return;
     const month = dueMonth(now, monthly.settings.at, monthly.timezone, monthly.since);
-    if (month && !store.report(monthKey(month)) && now >= generateAfter) {
+    if (month && !db().report(monthKey(month)) && now >= generateAfter) {
       try {
         generate(monthly, month, now);
       } catch (error) {
@@ -169,7 +172,7 @@ export function startReportService(config: CollectorConfig, options: ReportServi
     observe(points) {
       if (closed) return;
       try {
-        store.observe(points);
+        if (opened || points.some((p) => p.measurement === 'backup_file')) db().observe(points);
       } catch (error) {
         // The ingest path never fails for the report's sake; the first few are logged.
         if (observeFailures++ < 5) log.log('error', 'backup checks not summed into the report store', { error: (error as Error).message });
@@ -183,7 +186,7 @@ export function startReportService(config: CollectorConfig, options: ReportServi
       stopping.abort();
       await running;
       monthly?.mailer.close();
-      store.close();
+      opened?.close();
     },
   };
 }

@@ -35,6 +35,7 @@ export async function startCollectorProcess(config: Record<string, unknown>, reu
     queue: { path: join(dir, 'spool.sqlite'), ...(config.queue as object | undefined) },
     alerts: { path: join(dir, 'alerts.sqlite'), outboxPath: join(dir, 'outbox.sqlite'), ...(config.alerts as object | undefined) },
     uptime: { path: join(dir, 'uptime.sqlite'), ...(config.uptime as object | undefined) },
+    reports: { path: join(dir, 'reports.sqlite'), ...(config.reports as object | undefined) },
     backups: { path: join(dir, 'backups.sqlite'), ...(config.backups as object | undefined) },
     // Tests that are not about identity run open; the security tests turn authentication on.
     security: { path: join(dir, 'security.sqlite'), deviceAuth: 'open', apiAuth: 'open', ...(config.security as object | undefined) },
