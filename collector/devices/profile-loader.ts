@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseYamlText, validateConfig } from '../../src/config/load.ts';
+import { collectorAsset } from '../assets.ts';
 import { profileSchema, type Profile } from './profile.ts';
 import { checkProfile } from './snmp/interpret.ts';
 
@@ -8,7 +9,7 @@ import { checkProfile } from './snmp/interpret.ts';
 // the configuration names (a municipality's own UPS model). A later directory may override a
 // shipped profile by id. A bad file fails the load with the file and field named.
 
-export const BUILTIN_PROFILES_DIR = join(import.meta.dirname, 'profiles');
+export const BUILTIN_PROFILES_DIR = collectorAsset('devices/profiles');
 
 export function parseProfile(text: string, source: string): Profile {
   const profile = validateConfig(profileSchema, parseYamlText(text, source), source);

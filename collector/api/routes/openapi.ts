@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Router } from 'express';
 import { parse } from 'yaml';
+import { collectorAsset } from '../../assets.ts';
 
-const text = readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8');
+const text = readFileSync(collectorAsset('api/openapi.yaml'), 'utf8');
 export const openApiDocument = parse(text) as { paths: Record<string, Record<string, unknown>> };
 
 export function openApiRouter(): Router {
