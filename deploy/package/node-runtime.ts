@@ -1,0 +1,12 @@
+import { readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The project's own Node (the `node` npm package): what ships runs on the version the project is
+ * tested with. (deploy/package/agent.ts finds the agent's the same way.)
+ */
+export function projectNode(root: string): { binary: string; version: string } {
+  const binary = realpathSync(join(root, 'node_modules', '.bin', 'node'));
+  const { version } = JSON.parse(readFileSync(join(root, 'node_modules', 'node', 'package.json'), 'utf8')) as { version: string };
+  return { binary, version };
+}
