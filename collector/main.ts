@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadOrExit } from '../src/config/load.ts';
+import { ConfigError, loadOrExit } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
 import { startCollector } from './app.ts';
 import { loadCollectorConfig } from './config.ts';
@@ -40,5 +40,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   log.log('error', 'collector failed to start', { error });
-  process.exit(1);
+  // A file the collector reads at start (notify.yaml, report recipients…) is as much the
+  // operator's to fix as collector.yaml: exit 2 too, which the unit does not restart into a loop.
+  process.exit(error instanceof ConfigError ? 2 : 1);
 });

@@ -84,7 +84,7 @@ describe('monthly report in the collector', () => {
     writeFileSync(bad, stringify({ ...config(['ahmet', 'ayse']), reports: { ...config([]).reports, path: join(dir, 'bad.sqlite'), monthly: { channel: 'eposta', recipients: ['ahmet', 'ayse'] } }, queue: { path: join(dir, 'bad-spool.sqlite') }, registry: { path: join(dir, 'bad-registry.sqlite') }, security: { path: join(dir, 'bad-security.sqlite') } }));
     const proc = startProcess(process.execPath, ['--disable-warning=ExperimentalWarning', 'collector/main.ts', '--config', bad]);
     await waitFor('the collector to exit', async () => proc.child.exitCode !== null);
-    expect(proc.child.exitCode).not.toBe(0);
+    expect(proc.child.exitCode).toBe(2);
     const failed = proc.output().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; error?: { message: string } }).find((l) => l.msg === 'collector failed to start');
     expect(failed?.error?.message).toMatch(/^invalid monthly report configuration:\n {2}reports\.monthly\.recipients\[1\]: no contact "ayse" in \S+notify\.yaml$/);
   });
