@@ -24,18 +24,19 @@ export function commandVersion(command: string, args: string[]): string {
   }
 }
 
-/** CPU time (ms) and RSS (bytes) of a process, from /proc. */
-export function processSample(pid: number): { cpuMs: number; rss: number } {
+/** CPU time (ms), RSS and its private anonymous part (bytes) of a process, from /proc. */
+export function processSample(pid: number): { cpuMs: number; rss: number; rssAnon: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return { cpuMs, rss: rssKb * 1024 };
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  return { cpuMs, rss: kb('VmRSS'), rssAnon: kb('RssAnon') };
 }
 
 /** Samples a process every `everyMs` until stopped. */
 export function sampleProcess(pid: number, everyMs = 1000) {
-  const samples: { at: number; cpuMs: number; rss: number }[] = [];
+  const samples: { at: number; cpuMs: number; rss: number; rssAnon: number }[] = [];
   const take = () => {
     try {
       samples.push({ at: Date.now(), ...processSample(pid) });

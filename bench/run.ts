@@ -9,7 +9,7 @@ import { benchSnmp } from './snmp.ts';
 // their JSON, writes bench/results/.
 const [which, ...args] = process.argv.slice(2);
 if (which === undefined || which === 'ingest') await benchIngest();
-if (which === undefined || which === 'footprint') await benchFootprint();
+if (which === undefined || which === 'footprint') await benchFootprint(args);
 if (which === undefined || which === 'drain') await benchDrain(args);
 if (which === undefined || which === 'snmp') await benchSnmp(args);
 if (which === undefined || which === 'alerts') await benchAlerts(args);

@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { dpkg, purgeIfInstalled } from './helpers/dpkg.ts';
 import { ensurePackagesBuilt } from './helpers/packages.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 import { startInfluxDB, startProcess, tempDir, waitFor, type InfluxServer, type ManagedProcess } from './helpers/servers.ts';
@@ -47,12 +48,6 @@ function msiTable(msi: string, table: string): Record<string, string>[] {
   const [header, , , ...rows] = sh('msiinfo', ['export', msi, table]).split(/\r?\n/).filter((l) => l.length > 0);
   const columns = header!.split('\t');
   return rows.map((row) => Object.fromEntries(row.split('\t').map((value, i) => [columns[i], value])));
-}
-
-/** Leaves no trace of an earlier run (dpkg-query fails for a package it never saw). */
-function purgeInstalledAgent(): void {
-  const known = spawnSync('dpkg-query', ['-W', '-f=${Status}', 'belediye-agent'], { encoding: 'utf8' });
-  if (known.status === 0 && !known.stdout.includes('not-installed')) sh('dpkg', ['--purge', 'belediye-agent']);
 }
 
 describe('the agent as packages', () => {
@@ -135,12 +130,12 @@ describe('the agent as packages', () => {
   });
 
   it('.deb: installs, runs as its service user with the unit\'s settings, enrolls, reaches InfluxDB; remove keeps state, purge takes it', async () => {
-    purgeInstalledAgent();
+    await purgeIfInstalled('belediye-agent');
     const site = 'paket-deb';
     const token = await createToken(site);
     // The answers an administrator can give dpkg instead of running `belediye-agent configure`.
     const answers = { ...process.env, BELEDIYE_AGENT_SITE: site, BELEDIYE_AGENT_COLLECTOR: collector.apiUrl, BELEDIYE_AGENT_MQTT_URL: collector.mqttUrl!, BELEDIYE_AGENT_TOKEN: token };
-    expect(sh('dpkg', ['-i', artifacts.deb], answers)).toContain(`configured /etc/belediye-izleme/agent.yaml (site ${site}, enrollment token saved for one use)`);
+    expect(await dpkg(['-i', artifacts.deb], answers)).toContain(`configured /etc/belediye-izleme/agent.yaml (site ${site}, enrollment token saved for one use)`);
     try {
       const uid = Number(sh('id', ['-u', 'belediye-agent']));
       const gid = Number(sh('id', ['-g', 'belediye-agent']));
@@ -171,12 +166,12 @@ describe('the agent as packages', () => {
       expect(performance.now() - stopped).toBeLessThan(5_000);
       expect(agent.child.exitCode).toBe(0);
 
-      sh('dpkg', ['--remove', 'belediye-agent']);
+      await dpkg(['--remove', 'belediye-agent']);
       expect(existsSync('/usr/bin/belediye-agent')).toBe(false);
       expect(existsSync('/etc/belediye-izleme/agent.yaml')).toBe(true);
       expect(existsSync('/var/lib/belediye-agent/credentials.json')).toBe(true);
     } finally {
-      purgeInstalledAgent();
+      await purgeIfInstalled('belediye-agent');
     }
     expect(existsSync('/etc/belediye-izleme/agent.yaml')).toBe(false);
     expect(existsSync('/var/lib/belediye-agent')).toBe(false);

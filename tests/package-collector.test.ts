@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { dpkg, installed, purgeIfInstalled, ROOT_ENV } from './helpers/dpkg.ts';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,47 +26,8 @@ const STATE = '/var/lib/belediye-collector';
 const UNIT = '/lib/systemd/system/belediye-collector.service';
 const DB = 'paket_collector';
 const SITE = 'paket-collector';
-/** The environment root has in a login shell: no node_modules/.bin, so `izleme` runs on the packaged runtime. */
-const ROOT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
-
 const sh = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env) =>
   execFileSync(command, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-
-/**
- * dpkg refuses at once while another package operation (another test file's install, an apt
- * run on the machine) holds its lock, and has no option to wait: retried only for that refusal.
- */
-async function dpkg(args: string[]): Promise<string> {
-  let output = '';
-  await waitFor(
-    `dpkg ${args.join(' ')} (the dpkg lock)`,
-    async () => {
-      const run = spawnSync('dpkg', args, { encoding: 'utf8', env: ROOT_ENV, timeout: 300_000 });
-      if (run.status === 0) {
-        output = run.stdout + run.stderr;
-        return true;
-      }
-      if (/lock was locked by another process|could not get lock/i.test(run.stderr)) return false;
-      output = `dpkg ${args.join(' ')} failed (${run.status}): ${run.stdout}${run.stderr}`;
-      return true;
-    },
-    600_000,
-    500,
-  );
-  if (output.startsWith('dpkg ') && output.includes(' failed (')) throw new Error(output);
-  return output;
-}
-
-function installed(): boolean {
-  // dpkg-query fails for a package it never saw.
-  const known = spawnSync('dpkg-query', ['-W', '-f=${Status}', PACKAGE], { encoding: 'utf8' });
-  return known.status === 0 && !known.stdout.includes('not-installed') && known.stdout.trim() !== '';
-}
-
-/** Leaves no trace of an earlier run. */
-async function purgeInstalledCollector(): Promise<void> {
-  if (installed()) await dpkg(['--purge', PACKAGE]);
-}
 
 /** Every value under a key naming a file, directory or store path, with its key (profilesDirs: each entry). */
 function pathValues(value: unknown, key = ''): [string, string][] {
@@ -94,11 +56,11 @@ describe('the collector as a .deb', () => {
     await ensurePackagesBuilt();
     influx = await startInfluxDB();
     await influx.createDatabase(DB);
-    await purgeInstalledCollector();
+    await purgeIfInstalled(PACKAGE);
   }, 900_000);
   afterAll(async () => {
     for (const proc of processes) await proc.stop('SIGKILL');
-    await purgeInstalledCollector();
+    await purgeIfInstalled(PACKAGE);
     await influx?.stop();
   }, 120_000);
 
@@ -245,7 +207,7 @@ describe('the collector as a .deb', () => {
       for (const gone of ['/usr/bin/izleme', '/usr/lib/belediye-collector/node', UNIT]) expect(existsSync(gone), gone).toBe(false);
       for (const kept of [`${CONF}/collector.yaml`, `${CONF}/device-secrets.yaml`, `${STATE}/security.sqlite`, `${STATE}/spool.sqlite`]) expect(existsSync(kept), kept).toBe(true);
     } finally {
-      await purgeInstalledCollector();
+      await purgeIfInstalled(PACKAGE);
     }
     for (const gone of [`${CONF}/collector.yaml`, `${CONF}/devices.yaml`, `${CONF}/device-secrets.yaml`, STATE]) expect(existsSync(gone), gone).toBe(false);
     // The directory is shared with belediye-agent: purge takes it only when nothing else is left in it.

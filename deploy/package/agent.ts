@@ -1,8 +1,9 @@
-import { copyFileSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildAgentMsi } from './agent-msi.ts';
 import { bundleAgent, thirdPartyNotices } from './bundle.ts';
 import { buildDeb, type PackageFile } from './deb.ts';
+import { projectNode } from './node-runtime.ts';
 import { fetchNpmPackage, type PinnedPackage } from './npm-package.ts';
 import { buildExecutable } from './sea.ts';
 import { buildTarball } from './tarball.ts';
@@ -24,10 +25,12 @@ export const WINSW: PinnedPackage = { name: 'node-windows', version: '0.1.14', i
 
 /**
  * SQLite (the offline queue) is still "experimental" to Node and says so on every start: not
- * news to an administrator. A 1 MB young generation instead of up to 16 MB: the agent makes a
- * few kilobytes of garbage per collection, and bench/results/footprint.json measures the rest.
+ * news to an administrator. The rest trades speed the agent does not need for memory
+ * (bench/results/footprint.json measures each beside the shipped set): a 1 MB young generation
+ * instead of up to 16 MB, and V8's lite mode (no optimising compilers, feedback allocated
+ * lazily) for a process that wakes every few seconds to read a few /proc files.
  */
-export const AGENT_EXEC_ARGV = ['--disable-warning=ExperimentalWarning', '--max-semi-space-size=1'];
+export const AGENT_EXEC_ARGV = ['--disable-warning=ExperimentalWarning', '--max-semi-space-size=1', '--lite-mode'];
 
 export interface AgentArtifacts {
   deb: string;
@@ -45,13 +48,6 @@ export interface BuildContext {
   /** Seconds since 1970 stamped on archive entries (SOURCE_DATE_EPOCH). */
   epochS: number;
   log: (line: string) => void;
-}
-
-/** The project's own Node (the `node` npm package): the Linux agent runs on the version the project is tested with. */
-function projectNode(root: string): { binary: string; version: string } {
-  const binary = realpathSync(join(root, 'node_modules', '.bin', 'node'));
-  const { version } = JSON.parse(readFileSync(join(root, 'node_modules', 'node', 'package.json'), 'utf8')) as { version: string };
-  return { binary, version };
 }
 
 function linuxFiles(ctx: BuildContext, executable: string, notices: string): PackageFile[] {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 /**
  * The project's own Node (the `node` npm package): what ships runs on the version the project is
- * tested with. (deploy/package/agent.ts finds the agent's the same way.)
+ * tested with (the Linux agent and the collector).
  */
 export function projectNode(root: string): { binary: string; version: string } {
   const binary = realpathSync(join(root, 'node_modules', '.bin', 'node'));

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'postject';
@@ -30,9 +30,13 @@ export async function buildExecutable(options: SeaOptions): Promise<void> {
     // No code cache or snapshot: both are tied to the writer's V8 build and platform.
     writeFileSync(config, JSON.stringify({ main: options.bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false, execArgv: options.execArgv ?? [] }));
     execFileSync(options.blobWriter, ['--experimental-sea-config', config], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-    copyFileSync(options.runtime, options.output);
-    chmodSync(options.output, 0o755);
-    await inject(options.output, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
+    // Built beside and renamed over: the previous executable may be running (a benchmark, a
+    // test), and writing into a running binary fails with ETXTBSY.
+    const partial = `${options.output}.partial`;
+    copyFileSync(options.runtime, partial);
+    chmodSync(partial, 0o755);
+    await inject(partial, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
+    renameSync(partial, options.output);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
