@@ -4,6 +4,7 @@ import { ConfigError, loadOrExit } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
 import { startCollector } from './app.ts';
 import { loadCollectorConfig } from './config.ts';
+import { StoreVersionError } from './storage/schema-version.ts';
 
 // CLI: node collector/main.ts [--config collector.yaml]
 // Exits 2 on a configuration error (message names the field). On SIGTERM/SIGINT it stops in
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   log.log('error', 'collector failed to start', { error });
   // A file the collector reads at start (notify.yaml, report recipients…) is as much the
-  // operator's to fix as collector.yaml: exit 2 too, which the unit does not restart into a loop.
-  process.exit(error instanceof ConfigError ? 2 : 1);
+  // operator's to fix as collector.yaml, and so is a store a newer release wrote (an upgrade
+  // rolled back): exit 2 too, which the unit does not restart into a loop.
+  process.exit(error instanceof ConfigError || error instanceof StoreVersionError ? 2 : 1);
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { dpkg, purgeIfInstalled } from './helpers/dpkg.ts';
 import { ensurePackagesBuilt } from './helpers/packages.ts';
+import { unitSettings } from './helpers/systemd-unit.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 import { startInfluxDB, startProcess, tempDir, waitFor, type InfluxServer, type ManagedProcess } from './helpers/servers.ts';
 import { createWinePrefix, type WinePrefix } from './helpers/wine.ts';
@@ -27,21 +28,6 @@ const artifacts = {
 const DB = 'paket';
 const sh = (command: string, args: string[], env?: NodeJS.ProcessEnv) => execFileSync(command, args, { encoding: 'utf8', env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-
-/** Pure: the [Service] settings of a unit file, each key to its values in order. */
-function unitSettings(text: string): Map<string, string[]> {
-  const settings = new Map<string, string[]>();
-  let section = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line.startsWith('[')) section = line;
-    if (section !== '[Service]' || line.startsWith('#') || !line.includes('=')) continue;
-    const at = line.indexOf('=');
-    const key = line.slice(0, at);
-    settings.set(key, [...(settings.get(key) ?? []), line.slice(at + 1)]);
-  }
-  return settings;
-}
 
 /** Pure: msiinfo's tab-separated export, header rows skipped, as records. */
 function msiTable(msi: string, table: string): Record<string, string>[] {

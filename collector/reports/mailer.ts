@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import nodemailer, { type NodemailerError } from 'nodemailer';
-import type { EmailConfig } from '../alerts/channels/email.ts';
+import { secretScrubber, smtpConnectionOptions, type EmailConfig } from '../alerts/channels/email.ts';
 import type { ReportMail } from './mail.ts';
 
 // Sends the monthly report through the notification file's e-mail channel settings: the same
@@ -33,24 +32,9 @@ export function createReportMailer(channelName: string, config: EmailConfig): Re
   const where = `e-mail channel "${channelName}" (${config.host}:${config.port})`;
   const fromAddress = /<([^>]+)>\s*$/.exec(config.from)?.[1] ?? config.from.trim();
   const domain = fromAddress.slice(fromAddress.lastIndexOf('@') + 1);
-  const transport = nodemailer.createTransport({
-    host: config.host,
-    port: config.port,
-    secure: config.security === 'tls',
-    requireTLS: config.security === 'starttls',
-    ignoreTLS: config.security === 'none',
-    ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.password } } : {}),
-    ...(config.security === 'none' ? {} : { tls: { minVersion: 'TLSv1.2' as const, rejectUnauthorized: config.rejectUnauthorized, ...(config.caFile ? { ca: readFileSync(config.caFile) } : {}) } }),
-    connectionTimeout: config.timeoutMs,
-    greetingTimeout: config.timeoutMs,
-    socketTimeout: config.timeoutMs,
-    dnsTimeout: config.timeoutMs,
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    logger: false,
-  });
-  const secrets = config.auth ? [config.auth.password, Buffer.from(config.auth.password).toString('base64'), Buffer.from(`\0${config.auth.user}\0${config.auth.password}`).toString('base64')] : [];
-  const scrub = (text: string) => secrets.reduce((out, s) => out.split(s).join('[redacted]'), text);
+  // One connection per report run: the alert channel's pool and requeue are for its steady trickle.
+  const transport = nodemailer.createTransport(smtpConnectionOptions(config, where));
+  const scrub = secretScrubber(config.auth);
 
   return {
     async send(to, mail, month, signal) {

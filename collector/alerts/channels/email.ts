@@ -74,21 +74,7 @@ function createEmailChannel(name: string, config: EmailConfig, log: Logger): Not
     maxConnections: MAX_CONNECTIONS,
     // One quick retry when a kept-alive connection dies under a message; anything longer is the outbox's job.
     maxRequeues: 1,
-    host: config.host,
-    port: config.port,
-    secure: config.security === 'tls',
-    requireTLS: config.security === 'starttls',
-    ignoreTLS: config.security === 'none',
-    ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.password } } : {}),
-    ...(config.security === 'none' ? {} : { tls: { minVersion: 'TLSv1.2' as const, rejectUnauthorized: config.rejectUnauthorized, ...(config.caFile ? { ca: readCa(where, config.caFile) } : {}) } }),
-    connectionTimeout: config.timeoutMs,
-    greetingTimeout: config.timeoutMs,
-    socketTimeout: config.timeoutMs,
-    dnsTimeout: config.timeoutMs,
-    // Rendered alerts never embed files or URLs to fetch; refuse them rather than trust the template.
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    logger: false,
+    ...smtpConnectionOptions(config, where),
   });
   const scrub = secretScrubber(config.auth);
 
@@ -120,6 +106,30 @@ function createEmailChannel(name: string, config: EmailConfig, log: Logger): Not
   };
 }
 
+/**
+ * How to reach the SMTP server, shared by alert mail and the monthly report: TLS 1.2 or later
+ * unless the channel says none, a timeout on every phase, and no file or URL a message could name.
+ */
+export function smtpConnectionOptions(config: EmailConfig, where: string) {
+  return {
+    host: config.host,
+    port: config.port,
+    secure: config.security === 'tls',
+    requireTLS: config.security === 'starttls',
+    ignoreTLS: config.security === 'none',
+    ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.password } } : {}),
+    ...(config.security === 'none' ? {} : { tls: { minVersion: 'TLSv1.2' as const, rejectUnauthorized: config.rejectUnauthorized, ...(config.caFile ? { ca: readCa(where, config.caFile) } : {}) } }),
+    connectionTimeout: config.timeoutMs,
+    greetingTimeout: config.timeoutMs,
+    socketTimeout: config.timeoutMs,
+    dnsTimeout: config.timeoutMs,
+    // Messages never embed files or URLs to fetch; refuse them rather than trust a template.
+    disableFileAccess: true,
+    disableUrlAccess: true,
+    logger: false,
+  };
+}
+
 function readCa(where: string, file: string): Buffer {
   try {
     return readFileSync(file);
@@ -138,7 +148,7 @@ function messageIdFor(id: string, domain: string): string {
 }
 
 /** Removes the password, also in the base64 forms AUTH PLAIN and LOGIN send it in, from text a server or library produced. */
-function secretScrubber(auth: EmailConfig['auth']): (text: string) => string {
+export function secretScrubber(auth: EmailConfig['auth']): (text: string) => string {
   if (!auth) return (text) => text;
   const forms = [auth.password, Buffer.from(auth.password).toString('base64'), Buffer.from(`\0${auth.user}\0${auth.password}`).toString('base64')];
   return (text) => forms.reduce((out, form) => out.split(form).join('[redacted]'), text);
