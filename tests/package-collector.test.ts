@@ -101,6 +101,17 @@ describe('the collector as a .deb', () => {
     for (const key of ['queue.path', 'security.path', 'registry.path', 'alerts.path', 'alerts.outboxPath', 'backups.path', 'uptime.path', 'reports.path']) {
       expect(paths.find(([k]) => k === key)![1].startsWith(`${STATE}/`), key).toBe(true);
     }
+    // The commented selfBackup example, uncommented as an administrator would: a directory the unit may write.
+    const lines = readFileSync(template, 'utf8').split('\n');
+    const start = lines.indexOf('# selfBackup:');
+    expect(start).toBeGreaterThan(0);
+    let end = start + 1;
+    while (lines[end]?.startsWith('#   ')) end++;
+    const withSelfBackup = join(dir, 'collector-self-backup.yaml');
+    writeFileSync(withSelfBackup, [...lines.slice(0, start), ...lines.slice(start, end).map((l) => l.slice(2)), ...lines.slice(end)].join('\n'));
+    const selfBackup = loadCollectorConfig(withSelfBackup, {}).selfBackup;
+    expect(selfBackup).toMatchObject({ site: 'merkez', keep: 7 });
+    expect(selfBackup!.dir.startsWith(`${STATE}/`), selfBackup!.dir).toBe(true);
     // Secure until TLS is set up: the API and MQTT on loopback, authentication on.
     expect([config.api.host, config.broker.mode === 'embedded' && config.broker.host, config.security.deviceAuth, config.security.apiAuth]).toEqual(['127.0.0.1', '127.0.0.1', 'credentials', 'tokens']);
   });

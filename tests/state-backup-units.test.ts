@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { collectorConfigSchema } from '../collector/config.ts';
 import { defaultArchiveName } from '../collector/state-backup/create.ts';
-import { fileMember, memberProblems, type Manifest } from '../collector/state-backup/manifest.ts';
-import { planBackup } from '../collector/state-backup/members.ts';
+import { fileMember, memberProblems, parseReportCopyMember, reportCopyMember, type Manifest } from '../collector/state-backup/manifest.ts';
+import { fileAt, planBackup, schemaOf, storeAt } from '../collector/state-backup/members.ts';
+import { REPORT_STORE_SCHEMA } from '../collector/reports/report-store.ts';
 import { archivesToDelete, nextRunAt, RETRY_MS } from '../collector/state-backup/self-backup.ts';
 import { BLOCK, decodeHeader, encodeHeader, TarFormatError } from '../collector/state-backup/ustar.ts';
 
@@ -43,6 +44,14 @@ describe('manifest', () => {
     expect(fileMember('config', '/etc/belediye-izleme/collector.yaml')).toBe('files/config/collector.yaml');
   });
 
+  it('names a monthly report copy by month and file, and reads back only that shape', () => {
+    expect(reportCopyMember('2026-10', 'rapor-2026-10.html')).toBe('files/reports.monthly.dir/2026-10/rapor-2026-10.html');
+    expect(parseReportCopyMember('files/reports.monthly.dir/2026-10/mail.json')).toEqual({ month: '2026-10', name: 'mail.json' });
+    for (const odd of ['files/reports.monthly.dir/mail.json', 'files/reports.monthly.dir/2026-10/alt/mail.json', 'files/reports.monthly.dir/2026-1/mail.json', 'files/reports.monthly.dir/2026-10/..', 'files/reports.monthly.dir/2026-10/.gizli', 'files/config/2026-10/mail.json', 'stores/reports.sqlite']) {
+      expect(parseReportCopyMember(odd), odd).toBeUndefined();
+    }
+  });
+
   it('reports a missing member, a size or hash mismatch, and a member the manifest does not list', () => {
     expect(memberProblems(manifest, [{ name: 'manifest.json', file: '', size: 1, sha256: '' }])).toEqual(['stores/security.sqlite is listed in the manifest but missing from the archive']);
     expect(memberProblems(manifest, [{ name: 'stores/security.sqlite', file: '', size: 4, sha256: 'a'.repeat(64) }])).toEqual(['stores/security.sqlite has 4 bytes, the manifest says 3']);
@@ -60,10 +69,24 @@ describe('what a backup holds', () => {
       broker: { mode: 'embedded', tls: { keyFile: '/etc/b/collector.key', certFile: '/etc/b/collector.pem', caFile: '/etc/b/ca.pem' } },
     });
     const plan = planBackup(config, '/etc/b/collector.yaml');
-    expect(plan.stores.map((s) => s.key)).toEqual(['security.path', 'registry.path', 'alerts.path', 'alerts.outboxPath', 'uptime.path', 'backups.path']);
+    expect(plan.stores.map((s) => s.key)).toEqual(['security.path', 'registry.path', 'alerts.path', 'alerts.outboxPath', 'uptime.path', 'backups.path', 'reports.path']);
+    expect(plan.stores.find((s) => s.key === 'reports.path')).toEqual({ name: 'reports', key: 'reports.path', path: './data/reports.sqlite', schema: REPORT_STORE_SCHEMA });
     expect(plan.inMemory).toEqual(['queue.path']);
+    // No reports.monthly: no copies to keep.
+    expect(plan.reportCopies).toBeUndefined();
     expect(plan.files.map((f) => f.key)).toEqual(['config', 'alerts.rulesFile', 'alerts.notifyFile', 'devices.file', 'devices.secretsFile', 'broker.tls.keyFile', 'broker.tls.certFile', 'broker.tls.caFile']);
     expect(plan.dirs).toEqual([{ key: 'devices.profilesDirs[0]', path: '/etc/b/profiles' }]);
+  });
+
+  it('the report store and the monthly report copies (newest `keep` months), also with the monthly report turned off; a restore finds both by key', () => {
+    const config = collectorConfigSchema.parse({ reports: { path: '/var/lib/b/reports.sqlite', monthly: { enabled: false, channel: 'eposta', recipients: ['ahmet'], dir: '/var/lib/b/raporlar', keep: 12 } } });
+    expect(planBackup(config, undefined).reportCopies).toEqual({ key: 'reports.monthly.dir', path: '/var/lib/b/raporlar', keep: 12 });
+    expect(storeAt(config, 'reports.path')).toBe('/var/lib/b/reports.sqlite');
+    expect(fileAt(config, 'reports.monthly.dir')).toBe('/var/lib/b/raporlar');
+    expect(schemaOf('reports')).toBe(REPORT_STORE_SCHEMA);
+    const inMemory = planBackup(collectorConfigSchema.parse({ reports: { path: ':memory:' } }), undefined);
+    expect(inMemory.inMemory).toContain('reports.path');
+    expect(inMemory.stores.map((s) => s.key)).not.toContain('reports.path');
   });
 
   it('selfBackup needs a directory and a site; the schedule defaults to 02:30 Istanbul time, keep to 7', () => {

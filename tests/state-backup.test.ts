@@ -1,15 +1,20 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { collectorConfigSchema } from '../collector/config.ts';
+import { ReportStore } from '../collector/reports/report-store.ts';
+import { createStateBackup } from '../collector/state-backup/create.ts';
 import type { Manifest } from '../collector/state-backup/manifest.ts';
+import { restoreStateBackup } from '../collector/state-backup/restore.ts';
 import { storeStats } from '../collector/state-backup/snapshot.ts';
 import { startCollectorProcess, type CollectorProcess } from './helpers/collector-process.ts';
 import { connectClient, publish } from './helpers/mqtt-client.ts';
 import { freePort, startInfluxDB, tempDir, waitFor, type InfluxServer } from './helpers/servers.ts';
+import { startSmtpServer, type SmtpTestServer } from './helpers/smtp-server.ts';
 
 // izleme backup create / restore on real processes: a collector with security on, under ingest
 // (a publisher sending metrics to its embedded broker the whole time), an enrolled device, an
@@ -46,8 +51,9 @@ function installConfig(dir: string, apiPort: number, mqttPort: number, extra: Re
       broker: { mode: 'embedded', host: '127.0.0.1', port: mqttPort },
       registry: { path: path('registry') },
       queue: { path: path('spool') },
-      alerts: { path: path('alerts'), outboxPath: path('outbox') },
+      alerts: { path: path('alerts'), outboxPath: path('outbox'), ...(extra.alerts as object) },
       uptime: { path: path('uptime') },
+      reports: { path: path('reports'), ...(extra.reports as object) },
       backups: { path: path('backups'), ...(extra.backups as object) },
       security: { path: path('security'), deviceAuth: 'credentials', apiAuth: 'tokens' },
     }),
@@ -138,9 +144,14 @@ describe('izleme backup: a running collector under ingest, restored into a fresh
     expect(ackedDuring).toBeGreaterThan(0);
     expect(mode(archive)).toBe(0o600);
     const manifest = manifestOf(archive);
-    // No notification file, so no outbox yet: listed as not included, with the reason.
+    // No notification file, so no outbox yet; no agent backup check and no monthly report, so no
+    // report store (it is made when first needed): listed as not included, with the reason.
     expect(manifest.stores.map((s) => s.name).sort()).toEqual(STORE_FILES.filter((s) => s !== 'outbox').sort());
-    expect(manifest.notIncluded).toEqual([{ key: 'alerts.outboxPath', path: join(source.dir, 'outbox.sqlite'), reason: 'no such file (that part of the collector has not run)' }]);
+    expect(manifest.notIncluded).toEqual([
+      { key: 'alerts.outboxPath', path: join(source.dir, 'outbox.sqlite'), reason: 'no such file (that part of the collector has not run)' },
+      { key: 'reports.path', path: join(source.dir, 'reports.sqlite'), reason: 'no such file (that part of the collector has not run)' },
+    ]);
+    expect(run.stdout).toContain(`not included: reports.path (${join(source.dir, 'reports.sqlite')}): no such file`);
     const rows = (name: string) => manifest.stores.find((s) => s.name === name)!.rows;
     expect(rows('security')).toMatchObject({ device_credentials: 2, api_tokens: 1, enrollment_tokens: 1 });
     expect(rows('registry').devices).toBe(2);
@@ -171,6 +182,8 @@ describe('izleme backup: a running collector under ingest, restored into a fresh
     }
     expect(readFileSync(join(files, 'backups.yaml'), 'utf8')).toContain('sql-gunluk');
     expect(mode(join(files, 'backups.yaml'))).toBe(0o600);
+    // The archive has no report store: none is written (the restored collector makes it when it needs one).
+    expect(existsSync(join(dir, 'reports.sqlite'))).toBe(false);
 
     restored = await startCollectorProcess({ ...extra, security: { deviceAuth: 'credentials', apiAuth: 'tokens' } }, { dir, apiUrl: `http://127.0.0.1:${apiPort}`, mqttUrl: `mqtt://127.0.0.1:${mqttPort}` } as CollectorProcess);
     // The old admin token works on the new collector, and it knows the same devices and alerts.
@@ -314,5 +327,219 @@ describe('restore onto a host without a configuration', () => {
     expect(mode(target)).toBe(0o600);
     expect(storeStats(registry).rows.devices).toBe(1);
     expect(existsSync(join(dir, 'security.sqlite'))).toBe(false);
+  });
+});
+
+// The report store and the monthly reports as mailed: a collector that made last month's report
+// (the store says the monthly report has been on since 2020) and whose first mail got a
+// temporary refusal, so its delivery is pending; an agent's backup check summed into the store.
+// Restored into a fresh install whose reports.monthly.dir is elsewhere, the restored collector
+// mails the pending report from the restored copies.
+describe('izleme backup: the report store and the monthly report copies', () => {
+  let smtp: SmtpTestServer;
+  let source: CollectorProcess | undefined;
+  let restored: CollectorProcess | undefined;
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+  });
+  afterAll(async () => {
+    await restored?.stop();
+    await source?.stop();
+    await smtp?.stop();
+  });
+
+  it('backs up the store (schema version, rows) and the copies; restore brings both back owner-only, and the pending report is mailed from the copies', async () => {
+    const files = tempDir('backup-reports-files');
+    const notifyFile = join(files, 'notify.yaml');
+    writeFileSync(
+      notifyFile,
+      stringify({
+        channels: { eposta: { type: 'email', host: '127.0.0.1', port: smtp.port, security: 'none', from: 'Belediye İzleme <izleme@igdir.bel.tr>' } },
+        contacts: [{ id: 'ahmet', name: 'Ahmet Yılmaz', email: 'ahmet@igdir.bel.tr' }],
+        teams: [{ id: 'bilgi-islem', name: 'Bilgi İşlem', members: ['ahmet'] }],
+        routes: [{ team: 'bilgi-islem', offHours: { channels: ['eposta'], to: 'team' } }],
+      }),
+    );
+    const monthly = { channel: 'eposta', recipients: ['ahmet'], retry: { initialMs: 1_000, maxMs: 1_000 } };
+    const sourceDir = tempDir('backup-reports-source');
+    const sourceCopies = join(sourceDir, 'raporlar');
+    const seed = ReportStore.open(join(sourceDir, 'reports.sqlite'));
+    seed.remember('monthly.since', String(Date.parse('2020-01-01T00:00:00Z')));
+    seed.close();
+    smtp.failNext(1);
+    source = await startCollectorProcess(
+      { storage: { type: 'influx-v1', url: `http://127.0.0.1:${await freePort()}`, database: 'monitoring' }, alerts: { notifyFile }, reports: { institution: 'Iğdır Belediyesi', monthly: { ...monthly, dir: sourceCopies } } },
+      { dir: sourceDir, apiUrl: `http://127.0.0.1:${await freePort()}`, mqttUrl: `mqtt://127.0.0.1:${await freePort()}` } as CollectorProcess,
+    );
+    const client = await connectClient(source.mqttUrl!);
+    const ts = Date.now();
+    await publish(client, 'muni/v1/merkez/srv-yedek/metrics', { v: 1, ts, metrics: [{ name: 'backup_file', tags: { instance: 'ebys-sql' }, fields: { ok: 1, status: 'ok', files: 4, size_bytes: 1024 } }] });
+    client.end();
+    const store = ReportStore.open(join(sourceDir, 'reports.sqlite'));
+    let month = '';
+    try {
+      await waitFor('the month made, its mail refused for now, the check summed', async () => {
+        month = store.reports()[0]?.month ?? '';
+        return month !== '' && store.deliveries(month)[0]?.attempts === 1 && store.checkHours(ts - 3_600_000, ts + 3_600_000).length === 1;
+      });
+      expect(store.deliveries(month)).toMatchObject([{ address: 'ahmet@igdir.bel.tr', state: 'pending', lastError: expect.stringContaining('refused for now') }]);
+    } finally {
+      store.close();
+    }
+    const made = readdirSync(join(sourceCopies, month)).sort();
+    expect(made).toContain('mail.json');
+    expect(made).toHaveLength(4);
+
+    const archive = join(tempDir('backup-reports-out'), 'state.tar.gz');
+    const created = await izleme('backup', 'create', '--config', join(sourceDir, 'collector.yaml'), '--output', archive);
+    expect(created, created.stderr).toMatchObject({ code: 0 });
+    expect(created.stdout).toMatch(new RegExp(`\\n {2}store reports {3}schema v1 {2}backup_checks 1, deliveries 1, meta 1, monthly_reports 1, schema_version 1\\n`));
+    expect(created.stdout).toContain(`  reports reports.monthly.dir: 4 files of 1 month (${month}), `);
+    const manifest = manifestOf(archive);
+    expect(manifest.stores.find((s) => s.name === 'reports')).toMatchObject({ key: 'reports.path', path: join(sourceDir, 'reports.sqlite'), member: 'stores/reports.sqlite', schemaVersion: 1, rows: { backup_checks: 1, monthly_reports: 1, deliveries: 1 } });
+    const copies = manifest.files.filter((f) => f.key === 'reports.monthly.dir');
+    expect(copies.map((f) => f.member)).toEqual(made.map((name) => `files/reports.monthly.dir/${month}/${name}`));
+    expect(copies.map((f) => f.path)).toEqual(made.map((name) => join(sourceCopies, month, name)));
+    await source.stop();
+    source = undefined;
+
+    // A fresh install: the copies go to another directory than on the old host.
+    const dir = tempDir('backup-reports-restored');
+    const newFiles = tempDir('backup-reports-restored-files');
+    const newCopies = join(dir, 'aylik-raporlar');
+    const [apiPort, mqttPort] = [await freePort(), await freePort()];
+    const extra = {
+      storage: { type: 'influx-v1', url: `http://127.0.0.1:${await freePort()}`, database: 'monitoring' },
+      alerts: { notifyFile: join(newFiles, 'notify.yaml') },
+      reports: { institution: 'Iğdır Belediyesi', monthly: { ...monthly, dir: newCopies } },
+    };
+    const config = installConfig(dir, apiPort, mqttPort, extra);
+    const run = await izleme('backup', 'restore', archive, '--config', config);
+    expect(run, run.stderr).toMatchObject({ code: 0 });
+    expect(run.stdout).toContain(`  store reports   ${join(dir, 'reports.sqlite')}  backup_checks 1, deliveries 1, meta 1, monthly_reports 1, schema_version 1`);
+    expect(run.stdout).toContain(`  reports reports.monthly.dir: 4 files of 1 month (${month}) into ${newCopies}`);
+    expect(mode(join(dir, 'reports.sqlite'))).toBe(0o600);
+    expect(storeStats(join(dir, 'reports.sqlite')).rows).toEqual(manifest.stores.find((s) => s.name === 'reports')!.rows);
+    expect(mode(join(newCopies, month))).toBe(0o700);
+    for (const name of made) {
+      expect(readFileSync(join(newCopies, month, name)), name).toEqual(readFileSync(join(sourceCopies, month, name)));
+      expect(mode(join(newCopies, month, name)), name).toBe(0o600);
+    }
+    const back = ReportStore.open(join(dir, 'reports.sqlite'));
+    try {
+      // Where the restored store says the month's files are: where they were restored.
+      expect(back.report(month)).toMatchObject({ month, dir: join(newCopies, month) });
+      expect(back.report(month)!.files.sort()).toEqual(made.filter((n) => n !== 'mail.json'));
+      expect(back.checkHours(ts - 3_600_000, ts + 3_600_000)).toMatchObject([{ site: 'merkez', device: 'srv-yedek', job: 'ebys-sql', checks: 1, byStatus: { ok: 1 } }]);
+      // Sent at the restored collector's first tick, once due (a second after the refusal).
+      const due = back.deliveries(month)[0]!.nextAt;
+      await waitFor('the pending delivery due', async () => Date.now() >= due);
+    } finally {
+      back.close();
+    }
+
+    // The restored collector sends the pending delivery, read from the restored copies; the month is not made again.
+    rmSync(sourceCopies, { recursive: true });
+    restored = await startCollectorProcess(extra, { dir, apiUrl: `http://127.0.0.1:${apiPort}`, mqttUrl: `mqtt://127.0.0.1:${mqttPort}` } as CollectorProcess);
+    await waitFor('the pending monthly report mailed by the restored collector', async () => smtp.received.some((m) => m.envelope.to.includes('ahmet@igdir.bel.tr')));
+    const mail = smtp.received.find((m) => m.envelope.to.includes('ahmet@igdir.bel.tr'))!;
+    const saved = JSON.parse(readFileSync(join(newCopies, month, 'mail.json'), 'utf8')) as { subject: string };
+    expect(mail.mail.subject).toBe(saved.subject);
+    expect(mail.mail.attachments.map((a) => [a.filename, a.content.toString('utf8')]).sort()).toEqual(made.filter((n) => n !== 'mail.json').map((n) => [n, readFileSync(join(newCopies, month, n), 'utf8')]));
+    const after = ReportStore.open(join(dir, 'reports.sqlite'));
+    try {
+      await waitFor('the delivery recorded as sent', async () => after.deliveries(month)[0]?.state === 'sent');
+      expect(after.reports()).toHaveLength(1);
+    } finally {
+      after.close();
+    }
+  }, 90_000);
+});
+
+// The bound on report copies, and a collector without a report store, with the real create and
+// restore code in this process.
+describe('state backup: report copies bounded, report store absent', () => {
+  const T = Date.UTC(2026, 10, 1, 4);
+
+  /** A month's copies as the collector writes them: three files and mail.json, `size` bytes each. */
+  function writeMonth(dir: string, month: string, size: number): void {
+    mkdirSync(join(dir, month), { recursive: true });
+    for (const name of [`rapor-${month}.html`, `erisilebilirlik-${month}.csv`, `kesintiler-${month}.csv`, 'mail.json']) writeFileSync(join(dir, month, name), Buffer.alloc(size, month.at(-1)!));
+  }
+
+  it('the newest `keep` months whole until the bound, the rest listed with the reason; only month directories and regular files', async () => {
+    const dir = tempDir('backup-copies-bound');
+    const copies = join(dir, 'raporlar');
+    for (const month of ['2026-06', '2026-07', '2026-08', '2026-09', '2026-10']) writeMonth(copies, month, 1_000);
+    writeFileSync(join(copies, 'notlar.txt'), 'not a month');
+    mkdirSync(join(copies, 'eski'));
+    mkdirSync(join(copies, '2026-10', 'alt'));
+    writeFileSync(join(copies, '2026-10', 'kopya (1).html'), 'x');
+    symlinkSync('/etc/passwd', join(copies, '2026-10', 'passwd.html'));
+    const config = collectorConfigSchema.parse({
+      security: { path: join(dir, 'security.sqlite') },
+      registry: { path: join(dir, 'registry.sqlite') },
+      alerts: { path: join(dir, 'alerts.sqlite'), outboxPath: join(dir, 'outbox.sqlite') },
+      uptime: { path: join(dir, 'uptime.sqlite') },
+      backups: { path: join(dir, 'backups.sqlite') },
+      queue: { path: ':memory:' },
+      reports: { path: join(dir, 'reports.sqlite'), monthly: { channel: 'eposta', recipients: ['ahmet'], dir: copies, keep: 4 } },
+    });
+    const output = join(dir, 'state.tar.gz');
+    // 2026-10 holds 4,001 bytes, each other month 4,000: two months fit in 9,000, not three.
+    const { manifest } = await createStateBackup({ config, configFile: undefined, output, now: new Date(T), reportCopiesMaxBytes: 9_000 });
+    expect(manifest.stores).toEqual([]);
+    expect([...new Set(manifest.files.map((f) => f.member.split('/')[2]))]).toEqual(['2026-10', '2026-09']);
+    expect(manifest.files.filter((f) => f.member.includes('2026-10')).map((f) => f.member.split('/')[3])).toEqual(['erisilebilirlik-2026-10.csv', 'kesintiler-2026-10.csv', 'mail.json', 'rapor-2026-10.html']);
+    const notes = manifest.notIncluded.filter((n) => n.key === 'reports.monthly.dir');
+    expect(notes).toEqual([
+      { key: 'reports.monthly.dir', path: join(copies, '2026-10', 'kopya (1).html'), reason: 'a file name the monthly report does not write' },
+      { key: 'reports.monthly.dir', path: join(copies, '2026-08'), reason: expect.stringMatching(/^report copies are bounded to 8\.8 KiB, newest months first \(this month has 3\.9 KiB\); izleme report --month 2026-08 makes it again/) },
+      { key: 'reports.monthly.dir', path: join(copies, '2026-07'), reason: expect.stringContaining('report copies are bounded') },
+      { key: 'reports.monthly.dir', path: join(copies, '2026-06'), reason: 'older than the newest 4 months (reports.monthly.keep); the collector deletes it' },
+    ]);
+    // Not there yet, and made lazily: the report store's absence is a note, not a failure.
+    expect(manifest.notIncluded).toContainEqual({ key: 'reports.path', path: join(dir, 'reports.sqlite'), reason: 'no such file (that part of the collector has not run)' });
+    const members = execFileSync('tar', ['-tzf', output], { encoding: 'utf8' }).trim().split('\n');
+    expect(members.filter((m) => m.startsWith('files/'))).toHaveLength(8);
+
+    // Restored without a report store in the archive: the copies come back, no report store is made.
+    const target = tempDir('backup-copies-restored');
+    const newConfig = join(target, 'collector.yaml');
+    writeFileSync(newConfig, stringify({ api: { port: 0 }, security: { path: join(target, 'security.sqlite') }, registry: { path: join(target, 'registry.sqlite') }, queue: { path: ':memory:' }, reports: { path: join(target, 'reports.sqlite'), monthly: { channel: 'eposta', recipients: ['ahmet'], dir: join(target, 'r') } } }));
+    const report = await restoreStateBackup({ archive: output, configFile: newConfig, force: false });
+    expect(report.stores).toEqual([]);
+    expect(report.reportCopies).toEqual({ dir: join(target, 'r'), months: ['2026-09', '2026-10'], files: 8 });
+    expect(readdirSync(join(target, 'r', '2026-09')).sort()).toEqual(['erisilebilirlik-2026-09.csv', 'kesintiler-2026-09.csv', 'mail.json', 'rapor-2026-09.html']);
+    expect(existsSync(join(target, 'reports.sqlite'))).toBe(false);
+
+    // A configuration without reports.monthly: the copies are skipped, in one line.
+    const plain = join(tempDir('backup-copies-plain'), 'collector.yaml');
+    writeFileSync(plain, stringify({ api: { port: 0 }, security: { path: join(dirname(plain), 'security.sqlite') }, registry: { path: join(dirname(plain), 'registry.sqlite') }, queue: { path: ':memory:' } }));
+    const skipped = await restoreStateBackup({ archive: output, configFile: plain, force: false });
+    expect(skipped.reportCopies).toBeUndefined();
+    expect(skipped.skipped).toContain('8 monthly report copies (files/reports.monthly.dir/…): the configuration names no reports.monthly');
+  });
+
+  it('refuses an archive whose report copy member is not <month>/<file>, before writing anything', async () => {
+    const dir = tempDir('backup-copies-odd');
+    writeMonth(join(dir, 'raporlar'), '2026-10', 10);
+    const config = collectorConfigSchema.parse({ security: { path: join(dir, 'security.sqlite') }, registry: { path: join(dir, 'registry.sqlite') }, queue: { path: ':memory:' }, reports: { path: join(dir, 'reports.sqlite'), monthly: { channel: 'eposta', recipients: ['ahmet'], dir: join(dir, 'raporlar') } } });
+    const output = join(dir, 'state.tar.gz');
+    await createStateBackup({ config, configFile: undefined, output, now: new Date(T) });
+    // Re-packed by hand with a member that would climb out of the month's directory.
+    const work = tempDir('backup-copies-odd-work');
+    execFileSync('tar', ['-xzf', output, '-C', work]);
+    const manifestFile = join(work, 'manifest.json');
+    writeFileSync(manifestFile, readFileSync(manifestFile, 'utf8').replace('files/reports.monthly.dir/2026-10/mail.json', 'files/reports.monthly.dir/mail.json'));
+    execFileSync('mv', [join(work, 'files/reports.monthly.dir/2026-10/mail.json'), join(work, 'files/reports.monthly.dir/mail.json')]);
+    const odd = join(work, 'odd.tar.gz');
+    execFileSync('tar', ['-czf', odd, '-C', work, 'manifest.json', 'files']);
+    const target = tempDir('backup-copies-odd-target');
+    const newConfig = join(target, 'collector.yaml');
+    writeFileSync(newConfig, stringify({ api: { port: 0 }, security: { path: join(target, 'security.sqlite') }, registry: { path: join(target, 'registry.sqlite') }, queue: { path: ':memory:' }, reports: { path: join(target, 'reports.sqlite'), monthly: { channel: 'eposta', recipients: ['ahmet'], dir: join(target, 'r') } } }));
+    await expect(restoreStateBackup({ archive: odd, configFile: newConfig, force: false })).rejects.toThrow('files/reports.monthly.dir/mail.json is not a monthly report copy (files/reports.monthly.dir/<YYYY-MM>/<file>); nothing was restored');
+    expect(readdirSync(target)).toEqual(['collector.yaml']);
   });
 });

@@ -8,6 +8,7 @@ import { ALERT_SCHEMA, AlertStore } from '../collector/alerts/alert-store.ts';
 import { OUTBOX_SCHEMA, Outbox } from '../collector/alerts/outbox.ts';
 import { HEARTBEAT_SCHEMA, HeartbeatStore } from '../collector/backups/heartbeat-store.ts';
 import { DeviceRegistry, REGISTRY_SCHEMA } from '../collector/registry/device-registry.ts';
+import { REPORT_STORE_SCHEMA, ReportStore } from '../collector/reports/report-store.ts';
 import { SECURITY_SCHEMA, SecurityStore } from '../collector/security/store.ts';
 import { latestVersion, schemaVersion, StoreVersionError, type StoreSchema } from '../collector/storage/schema-version.ts';
 import { SPOOL_SCHEMA, Spool } from '../collector/storage/spool.ts';
@@ -133,6 +134,28 @@ describe('release 1 store files open with the current code', () => {
     expect(versionOf(file)).toBe(latestVersion(HEARTBEAT_SCHEMA));
   });
 
+  it('report store (new in release 1, schema version 1): backup checks, the month made and its deliveries read back; a check and a delivery are written', () => {
+    const file = join(dir, 'reports.sqlite');
+    expect(versionOf(file)).toBe(1);
+    const store = ReportStore.open(file);
+    expect(store.checkHours(T - 1, T + 3_600_000)).toEqual([expect.objectContaining({ site: 'merkez', device: 'srv-yedek', job: 'ebys-sql', checks: 2, byStatus: { ok: 1, too_small: 1 }, lastOk: T, lastStatus: 'too_small' })]);
+    expect(store.remember('monthly.since', 'ignored')).toBe(String(T - 86_400_000 * 60));
+    expect(store.reports()).toEqual([{ month: '2025-12', generatedAt: T, dir: 'data/reports/2025-12', files: ['rapor-2025-12.html', 'erisilebilirlik-2025-12.csv', 'kesintiler-2025-12.csv'] }]);
+    expect(store.deliveries('2025-12').map((d) => [d.address, d.state, d.attempts])).toEqual([
+      ['ahmet@belediye.local', 'sent', 1],
+      ['bilgiislem@belediye.local', 'pending', 1],
+    ]);
+    expect(store.dueDeliveries(T + 60_000).map((d) => d.lastError)).toEqual(['451 4.3.0 try again later']);
+    store.observe([{ measurement: 'backup_file', tags: { site: 'merkez', device: 'srv-yedek', instance: 'ebys-sql' }, fields: { status: 'ok' }, time: T + 1_200_000 }]);
+    store.markSent(store.deliveries('2025-12')[1]!.id, T + 120_000);
+    store.close();
+    const again = ReportStore.open(file);
+    expect(again.checkHours(T - 1, T + 3_600_000)[0]).toMatchObject({ checks: 3, lastStatus: 'ok', lastOk: T + 1_200_000 });
+    expect(again.dueDeliveries(T + 86_400_000)).toEqual([]);
+    again.close();
+    expect(versionOf(file)).toBe(latestVersion(REPORT_STORE_SCHEMA));
+  });
+
   it('spool: the points left in it replay, new points are appended', () => {
     const file = join(dir, 'spool.sqlite');
     const spool = Spool.open(file, { sync: 'normal' });
@@ -156,6 +179,7 @@ describe('a store file written by a newer collector is refused, not opened and d
     { file: 'uptime.sqlite', schema: OUTAGE_SCHEMA, open: (p) => OutageLog.open(p) },
     { file: 'backups.sqlite', schema: HEARTBEAT_SCHEMA, open: (p) => HeartbeatStore.open(p) },
     { file: 'spool.sqlite', schema: SPOOL_SCHEMA, open: (p) => Spool.open(p, { sync: 'normal' }) },
+    { file: 'reports.sqlite', schema: REPORT_STORE_SCHEMA, open: (p) => ReportStore.open(p) },
   ];
   const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { CliError } from '../cli/cli-error.ts';
 import { DEFAULT_CONFIG_FILE, loadCliConfig } from '../cli/collector-config.ts';
 import { BackupInputError, createStateBackup, defaultArchiveName } from './create.ts';
+import { parseReportCopyMember, REPORT_COPIES_KEY } from './manifest.ts';
 import { RestoreRefused, restoreStateBackup } from './restore.ts';
 import { ArchiveError } from './tar-gz.ts';
 
@@ -25,6 +26,7 @@ export const BACKUP_USAGE = `usage: izleme backup create [--config FILE] [--outp
   --config FILE   the collector's configuration (default ${DEFAULT_CONFIG_FILE})`;
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const months = (list: readonly string[]) => `${list.length} month${list.length === 1 ? '' : 's'} (${list.length === 1 ? list[0] : `${list[0]} … ${list.at(-1)}`})`;
 
 async function create(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, output: { type: 'string', short: 'o' } } });
@@ -35,7 +37,12 @@ async function create(argv: string[]): Promise<number> {
   const result = await createStateBackup({ config, configFile: resolve(file), output, now });
   const lines = [`backup written: ${result.file} (${kib(result.bytes)}, ${(result.ms / 1000).toFixed(2)} s)`];
   for (const store of result.manifest.stores) lines.push(`  store ${store.name.padEnd(9)} schema v${store.schemaVersion}  ${Object.entries(store.rows).map(([t, n]) => `${t} ${n}`).join(', ')}`);
-  for (const f of result.manifest.files) lines.push(`  file  ${f.key}: ${f.path}`);
+  const copies = result.manifest.files.filter((f) => f.key === REPORT_COPIES_KEY);
+  for (const f of result.manifest.files) if (f.key !== REPORT_COPIES_KEY) lines.push(`  file  ${f.key}: ${f.path}`);
+  if (copies.length > 0) {
+    const made = [...new Set(copies.flatMap((f) => parseReportCopyMember(f.member)?.month ?? []))].sort();
+    lines.push(`  reports ${REPORT_COPIES_KEY}: ${copies.length} files of ${months(made)}, ${kib(copies.reduce((n, f) => n + f.bytes, 0))}`);
+  }
   for (const n of result.manifest.notIncluded) lines.push(`  not included: ${n.key} (${n.path}): ${n.reason}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
@@ -49,6 +56,8 @@ async function restore(argv: string[]): Promise<number> {
   const lines = [`restored the backup of ${m.host} made ${m.createdAt} by release ${m.collectorVersion} (configuration: ${report.configUsed === 'current' ? 'the existing one names the paths' : 'the archived one, written to --config'})`];
   for (const s of report.stores) lines.push(`  store ${s.name.padEnd(9)} ${s.path}  ${Object.entries(s.rows).map(([t, n]) => `${t} ${n}`).join(', ')}`);
   for (const f of report.files) lines.push(`  file  ${f.key}: ${f.path}`);
+  const copies = report.reportCopies;
+  if (copies) lines.push(`  reports ${REPORT_COPIES_KEY}: ${copies.files} files of ${months(copies.months)} into ${copies.dir}`);
   for (const s of report.skipped) lines.push(`  skipped ${s}`);
   lines.push('Start the collector; agents reconnect with their credentials, no new enrollment is needed.');
   process.stdout.write(`${lines.join('\n')}\n`);

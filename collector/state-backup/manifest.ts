@@ -44,6 +44,24 @@ export type Manifest = z.infer<typeof manifestSchema>;
 
 export const storeMember = (name: string) => `stores/${name}.sqlite`;
 
+/** The configuration key of the monthly report copies (reports.monthly.dir/<month>/<file>). */
+export const REPORT_COPIES_KEY = 'reports.monthly.dir';
+/** A month's directory as the collector names it (and prunes it): 2026-10. */
+export const REPORT_MONTH = /^\d{4}-\d{2}$/;
+/** A file name a report copy may have in the archive; the collector's own fit (rapor-2026-10.html, mail.json). */
+export const REPORT_FILE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$/;
+
+/** files/reports.monthly.dir/<month>/<file>: the month is kept, so each month's mail.json is its own member. */
+export const reportCopyMember = (month: string, name: string) => `files/${REPORT_COPIES_KEY}/${month}/${name}`;
+
+/** The month and file name of a report copy's member; undefined for any other name (a restore never builds a path from one). */
+export function parseReportCopyMember(member: string): { month: string; name: string } | undefined {
+  const parts = member.split('/');
+  if (parts.length !== 4 || parts[0] !== 'files' || parts[1] !== REPORT_COPIES_KEY) return undefined;
+  const [, , month, name] = parts as [string, string, string, string];
+  return REPORT_MONTH.test(month) && REPORT_FILE.test(name) ? { month, name } : undefined;
+}
+
 /** files/<key>/<file name>, with the characters a member name may not hold replaced, the name cut to fit a tar header. */
 export function fileMember(key: string, path: string): string {
   const clean = (text: string) => text.replace(/\[(\d+)\]/g, '.$1').replace(/[^A-Za-z0-9._@+-]/g, '_').replace(/^[._]+/, '') || 'file';

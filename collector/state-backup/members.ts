@@ -3,10 +3,12 @@ import { OUTBOX_SCHEMA } from '../alerts/outbox.ts';
 import { HEARTBEAT_SCHEMA } from '../backups/heartbeat-store.ts';
 import type { CollectorConfig } from '../config.ts';
 import { REGISTRY_SCHEMA } from '../registry/device-registry.ts';
+import { REPORT_STORE_SCHEMA } from '../reports/report-store.ts';
 import { SECURITY_SCHEMA } from '../security/store.ts';
 import type { StoreSchema } from '../storage/schema-version.ts';
 import { SPOOL_SCHEMA } from '../storage/spool.ts';
 import { OUTAGE_SCHEMA } from '../uptime/outage-log.ts';
+import { REPORT_COPIES_KEY } from './manifest.ts';
 
 // What a state backup holds, decided from the collector's configuration alone (pure): every
 // store it names and every file it reads. Each is known by its configuration key, so a restore
@@ -33,10 +35,28 @@ export interface DirEntry {
   path: string;
 }
 
+/**
+ * The monthly reports as made and mailed (reports.monthly.dir/<month>/): the files and mail.json
+ * of the newest `keep` months, at most REPORT_COPIES_MAX_BYTES. They are a record of what was
+ * sent, and cannot be made again from the stores: the report reads the registry, the
+ * notification file's maintenance and the alert store as they are *now*, the heartbeat store
+ * keeps only the latest runs of a job, and the report store's checks only keep + 1 months.
+ */
+export interface ReportCopiesEntry {
+  key: typeof REPORT_COPIES_KEY;
+  path: string;
+  keep: number;
+}
+
+/** The newest months' report copies go in until this many bytes (a month is a few hundred KiB). */
+export const REPORT_COPIES_MAX_BYTES = 64 * 1024 * 1024;
+
 export interface BackupPlan {
   stores: StoreEntry[];
   files: FileEntry[];
   dirs: DirEntry[];
+  /** Only with reports.monthly in the configuration. */
+  reportCopies: ReportCopiesEntry | undefined;
   /** Stores kept in memory: nothing to back up. */
   inMemory: string[];
 }
@@ -48,6 +68,7 @@ const STORES = (c: CollectorConfig): StoreEntry[] => [
   { name: 'outbox', key: 'alerts.outboxPath', path: c.alerts.outboxPath, schema: OUTBOX_SCHEMA },
   { name: 'uptime', key: 'uptime.path', path: c.uptime.path, schema: OUTAGE_SCHEMA },
   { name: 'backups', key: 'backups.path', path: c.backups.path, schema: HEARTBEAT_SCHEMA },
+  { name: 'reports', key: 'reports.path', path: c.reports.path, schema: REPORT_STORE_SCHEMA },
   { name: 'spool', key: 'queue.path', path: c.queue.path, schema: SPOOL_SCHEMA },
 ];
 
@@ -65,6 +86,7 @@ export function fileAt(config: CollectorConfig, key: string): string | undefined
     'broker.tls.keyFile': broker.mode === 'embedded' ? broker.tls?.keyFile : broker.keyFile,
     'broker.tls.certFile': broker.mode === 'embedded' ? broker.tls?.certFile : broker.certFile,
     'broker.tls.caFile': broker.mode === 'embedded' ? broker.tls?.caFile : broker.caFile,
+    [REPORT_COPIES_KEY]: config.reports.monthly?.dir,
   };
   const dir = /^devices\.profilesDirs\[(\d+)\]$/.exec(key);
   if (dir) return config.devices.profilesDirs[Number(dir[1])];
@@ -90,6 +112,7 @@ const SCHEMAS: Record<string, StoreSchema> = {
   outbox: OUTBOX_SCHEMA,
   uptime: OUTAGE_SCHEMA,
   backups: HEARTBEAT_SCHEMA,
+  reports: REPORT_STORE_SCHEMA,
   spool: SPOOL_SCHEMA,
 };
 
@@ -108,6 +131,8 @@ export function planBackup(config: CollectorConfig, configFile: string | undefin
     stores: stores.filter((s) => s.path !== ':memory:'),
     files,
     dirs: config.devices.profilesDirs.map((path, i) => ({ key: `devices.profilesDirs[${i}]`, path })),
+    // Also with monthly.enabled false: the months made before stay on disk and in the store.
+    reportCopies: config.reports.monthly ? { key: REPORT_COPIES_KEY, path: config.reports.monthly.dir, keep: config.reports.monthly.keep } : undefined,
     inMemory: stores.filter((s) => s.path === ':memory:').map((s) => s.key),
   };
 }

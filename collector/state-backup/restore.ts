@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { DatabaseSync } from 'node:sqlite';
 import { basename, dirname, join } from 'node:path';
 import { loadCollectorConfig, type CollectorConfig } from '../config.ts';
 import { newerRefusal } from '../storage/schema-version.ts';
-import { MANIFEST_MEMBER, MANIFEST_VERSION, manifestSchema, memberProblems, type Manifest } from './manifest.ts';
+import { MANIFEST_MEMBER, MANIFEST_VERSION, manifestSchema, memberProblems, parseReportCopyMember, REPORT_COPIES_KEY, type Manifest } from './manifest.ts';
 import { fileAt, isDirKey, schemaOf, storeAt } from './members.ts';
 import { collectorRunningSigns } from './running.ts';
 import { copyStore, storeHasData, storeStats } from './snapshot.ts';
@@ -35,6 +36,8 @@ export interface RestoreReport {
   configUsed: 'current' | 'archived';
   stores: { name: string; path: string; rows: Record<string, number> }[];
   files: { key: string; path: string }[];
+  /** The monthly report copies written, by month, into reports.monthly.dir; undefined when none were. */
+  reportCopies: { dir: string; months: string[]; files: number } | undefined;
   skipped: string[];
 }
 
@@ -44,6 +47,8 @@ interface Target {
   member: ExtractedMember;
   path: string;
   sha256: string;
+  /** A monthly report copy: reported by month, not one line a file. */
+  reportCopy?: true;
 }
 
 async function readArchive(archive: string, work: string): Promise<{ manifest: Manifest; members: Map<string, ExtractedMember> }> {
@@ -68,6 +73,9 @@ async function readArchive(archive: string, work: string): Promise<{ manifest: M
     const refusal = newerRefusal(schema, store.schemaVersion, store.member);
     if (refusal) throw new RestoreRefused(`${archive}: ${refusal}`);
   }
+  // A report copy goes to <reports.monthly.dir>/<month>/<file>, both taken from its member name: only the collector's own shape.
+  const odd = manifest.files.find((f) => f.key === REPORT_COPIES_KEY && !parseReportCopyMember(f.member));
+  if (odd) throw new RestoreRefused(`${archive}: ${odd.member} is not a monthly report copy (files/${REPORT_COPIES_KEY}/<YYYY-MM>/<file>); nothing was restored`);
   return { manifest, members: new Map(members.map((m) => [m.name, m])) };
 }
 
@@ -76,6 +84,22 @@ function loadConfig(file: string, env: NodeJS.ProcessEnv | undefined, what: stri
     return loadCollectorConfig(file, env);
   } catch (error) {
     throw new RestoreRefused(`${what}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The report store records where each month's files are (monthly_reports.dir, read to mail a
+ * pending delivery): restored copies are where the new configuration's reports.monthly.dir puts
+ * them, written as the collector writes it (join(dir, month)). Row counts do not change.
+ */
+function pointReportsAt(store: string, monthlyDir: string, months: readonly string[]): void {
+  const db = new DatabaseSync(store);
+  try {
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'monthly_reports'").get()) return;
+    const update = db.prepare('UPDATE monthly_reports SET dir = ? WHERE month = ? AND dir <> ?');
+    for (const month of months) update.run(join(monthlyDir, month), month, join(monthlyDir, month));
+  } finally {
+    db.close();
   }
 }
 
@@ -109,6 +133,7 @@ export async function restoreStateBackup(options: RestoreOptions): Promise<Resto
       if (path === undefined || path === ':memory:') skipped.push(`${store.member}: ${store.key} is ':memory:' in the configuration`);
       else targets.push({ kind: 'store', label: `${store.name} store (${store.key})`, member: members.get(store.member)!, path, sha256: store.sha256 });
     }
+    const copies = { dir: fileAt(config, REPORT_COPIES_KEY), months: new Set<string>(), files: 0, skipped: 0 };
     for (const file of manifest.files) {
       const member = members.get(file.member)!;
       if (file.key === 'config') {
@@ -116,10 +141,21 @@ export async function restoreStateBackup(options: RestoreOptions): Promise<Resto
         else skipped.push(`${file.member}: the configuration at ${options.configFile} is kept (it names where everything goes)`);
         continue;
       }
+      if (file.key === REPORT_COPIES_KEY) {
+        const copy = parseReportCopyMember(file.member)!;
+        if (copies.dir === undefined) copies.skipped++;
+        else {
+          targets.push({ kind: 'file', label: `monthly report ${copy.month} (${REPORT_COPIES_KEY})`, member, path: join(copies.dir, copy.month, copy.name), sha256: file.sha256, reportCopy: true });
+          copies.months.add(copy.month);
+          copies.files++;
+        }
+        continue;
+      }
       const named = fileAt(config, file.key);
       if (named === undefined) skipped.push(`${file.member}: the configuration names no ${file.key}`);
       else targets.push({ kind: 'file', label: file.key, member, path: isDirKey(file.key) ? join(named, basename(file.path)) : named, sha256: file.sha256 });
     }
+    if (copies.skipped > 0) skipped.push(`${copies.skipped} monthly report copies (files/${REPORT_COPIES_KEY}/…): the configuration names no reports.monthly`);
 
     const stores = targets.filter((t) => t.kind === 'store');
     const signs = await collectorRunningSigns(config, options.configFile, stores.map((t) => t.path));
@@ -139,6 +175,8 @@ export async function restoreStateBackup(options: RestoreOptions): Promise<Resto
         await copyStore(target.member.file, target.path);
       } else await writePrivate(target.path, readFileSync(target.member.file));
     }
+    const reportStore = stores.find((t) => t.member.name === manifest.stores.find((s) => s.key === 'reports.path')?.member);
+    if (reportStore && copies.dir !== undefined && copies.months.size > 0) pointReportsAt(reportStore.path, copies.dir, [...copies.months]);
     // The restored stores must read back as the backup counted them.
     const restored = stores.map((t) => {
       const entry = manifest.stores.find((s) => s.member === t.member.name)!;
@@ -146,7 +184,9 @@ export async function restoreStateBackup(options: RestoreOptions): Promise<Resto
       if (JSON.stringify(rows) !== JSON.stringify(entry.rows)) throw new RestoreRefused(`${t.path}: restored rows ${JSON.stringify(rows)} differ from the backup's ${JSON.stringify(entry.rows)}`);
       return { name: entry.name, path: t.path, rows };
     });
-    return { manifest, configUsed, stores: restored, files: targets.filter((t) => t.kind === 'file').map((t) => ({ key: t.label, path: t.path })), skipped };
+    const files = targets.filter((t) => t.kind === 'file' && !t.reportCopy).map((t) => ({ key: t.label, path: t.path }));
+    const reportCopies = copies.dir !== undefined && copies.files > 0 ? { dir: copies.dir, months: [...copies.months].sort(), files: copies.files } : undefined;
+    return { manifest, configUsed, stores: restored, files, reportCopies, skipped };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
