@@ -172,6 +172,22 @@ export class OutageLog {
     return fromRow(s.close.get(Math.max(t.at, Number(open.started_at)), open.id) as unknown as Row);
   }
 
+  /**
+   * Runs `work` as one transaction: a reader (the monthly report, another process) never sees an
+   * outage closed but not yet classified. Rolled back if `work` throws.
+   */
+  atomically<T>(work: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
   /** Sets (or corrects) an outage's cause; false when there is no such outage. */
   cause(outageId: number, cause: OutageCause): boolean {
     const c = checked(z.enum(OUTAGE_CAUSES), cause, 'cause refused');

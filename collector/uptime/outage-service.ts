@@ -22,22 +22,23 @@ export function startOutageService(path: string, deps: { alerts: AlertStore | un
     onTransition(change) {
       let outage: Outage | null;
       try {
-        outage = outages.record(change);
+        outage = outages.atomically(() => {
+          const recorded = outages.record(change);
+          if (!recorded || recorded.end === null) return recorded;
+          // Judged at the close: the UPS alert that explains it may come a poll after the outage started.
+          const grace = DEFAULT_CAUSE_GRACE_MS;
+          const alerts = (deps.alerts?.list({ site: recorded.site, limit: 1000 }) ?? [])
+            .filter((a) => POWER_RULES.includes(a.rule) && a.firedAt !== null)
+            .map((a) => ({ site: a.labels.site, device: a.labels.device, rule: a.rule, from: a.since, to: a.resolvedAt }));
+          outages.cause(recorded.id, outageCause(recorded, { alerts, dependencies: deps.dependencies(), outages: outages.outages({ from: recorded.start - grace, to: recorded.start + grace }) }));
+          return outages.get(recorded.id) ?? recorded;
+        });
       } catch (error) {
         refused.inc();
         deps.log.log('warn', 'outage log refused a transition', { error: (error as Error).message });
         return;
       }
       if (!outage) return;
-      if (outage.end !== null) {
-        // Judged at the close: the UPS alert that explains it may come a poll after the outage started.
-        const grace = DEFAULT_CAUSE_GRACE_MS;
-        const alerts = (deps.alerts?.list({ site: outage.site, limit: 1000 }) ?? [])
-          .filter((a) => POWER_RULES.includes(a.rule) && a.firedAt !== null)
-          .map((a) => ({ site: a.labels.site, device: a.labels.device, rule: a.rule, from: a.since, to: a.resolvedAt }));
-        outages.cause(outage.id, outageCause(outage, { alerts, dependencies: deps.dependencies(), outages: outages.outages({ from: outage.start - grace, to: outage.start + grace }) }));
-        outage = outages.get(outage.id) ?? outage;
-      }
       deps.sink.enqueue([outagePoint(outage)]);
     },
     close: () => outages.close(),
