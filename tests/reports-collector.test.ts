@@ -81,7 +81,7 @@ describe('monthly report in the collector', () => {
 
   it('does not start with a recipient that is not a contact, and says which', async () => {
     const bad = join(tempDir('reports-bad'), 'collector.yaml');
-    writeFileSync(bad, stringify({ ...config(['ahmet', 'ayse']), reports: { ...config([]).reports, path: join(dir, 'bad.sqlite'), monthly: { channel: 'eposta', recipients: ['ahmet', 'ayse'] } }, queue: { path: join(dir, 'bad-spool.sqlite') }, registry: { path: join(dir, 'bad-registry.sqlite') }, security: { path: join(dir, 'bad-security.sqlite') } }));
+    writeFileSync(bad, stringify({ ...config(['ahmet', 'ayse']), reports: { ...config([]).reports, path: join(dir, 'bad.sqlite'), monthly: { channel: 'eposta', recipients: ['ahmet', 'ayse'] } }, queue: { path: join(dir, 'bad-spool.sqlite') }, registry: { path: join(dir, 'bad-registry.sqlite') }, security: { path: join(dir, 'bad-security.sqlite') }, alerts: { notifyFile, path: join(dir, 'bad-alerts.sqlite'), outboxPath: join(dir, 'bad-outbox.sqlite') }, uptime: { path: join(dir, 'bad-uptime.sqlite') }, backups: { path: join(dir, 'bad-backups.sqlite') } }));
     const proc = startProcess(process.execPath, ['--disable-warning=ExperimentalWarning', 'collector/main.ts', '--config', bad]);
     await waitFor('the collector to exit', async () => proc.child.exitCode !== null);
     expect(proc.child.exitCode).toBe(2);
