@@ -109,7 +109,15 @@ async function callCollector(config: AgentConfig, path: string, headers: Record<
 export async function ensureCredentials(config: AgentConfig, log: Logger): Promise<DeviceCredentials | undefined> {
   if (config.mqtt.username || !config.enrollment) return undefined;
   const saved = loadCredentials(config.stateDir);
-  if (saved) return saved;
+  if (saved) {
+    // A token an installer left for a machine that is already enrolled has no use: it must not
+    // lie on the disk (a reinstall or an upgrade that repeated ENROLL_TOKEN).
+    if (readEnrollmentTokenFile(config.stateDir) !== undefined) {
+      rmSync(enrollmentTokenPath(config.stateDir), { force: true });
+      log.log('info', 'already enrolled: the installer\'s enrollment token was not needed and is removed');
+    }
+    return saved;
+  }
   const fromFile = readEnrollmentTokenFile(config.stateDir);
   const token = config.enrollment.token ?? fromFile;
   if (!token) throw new EnrollmentRefused(`no device credentials in ${config.stateDir}, no enrollment.token and no ${enrollmentTokenPath(config.stateDir)} to enroll with`);

@@ -1,9 +1,11 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadAgentConfig } from '../agent/config.ts';
+import { ensureCredentials, saveCredentials } from '../agent/enroll.ts';
+import { createLogger } from '../src/log.ts';
 import { applyConfigure, collectorAddresses, configuredAgent, parseConfigureArgs } from '../agent/setup/configure.ts';
 import { failureActionArgs, stateDirAclArgs } from '../agent/setup/windows-service.ts';
 
@@ -23,6 +25,12 @@ describe('belediye-agent configure', () => {
     expect(result).toMatchObject({ site: 'zabita', intervalS: 30, enrollment: { url: 'https://izleme:8080', caFile: '/etc/ca.pem', rotateAfterDays: 30 }, mqtt: { url: 'mqtts://izleme:8883', caFile: '/etc/ca.pem', keepaliveS: 60 } });
     expect(JSON.stringify(result)).not.toContain('leaked');
     expect(JSON.stringify(result)).not.toContain('bk_x');
+  });
+
+  it('an upgrade that repeats SITE and COLLECTOR without CA_FILE keeps the CA and TLS', () => {
+    const existing = { site: 'merkez', enrollment: { url: 'https://izleme:8080', caFile: 'C:\\ProgramData\\belediye-agent\\ca.pem' }, mqtt: { url: 'mqtts://izleme:8883', caFile: 'C:\\ProgramData\\belediye-agent\\ca.pem' } };
+    const result = configuredAgent(existing, { site: 'merkez', collector: 'izleme' }, 'test');
+    expect(result).toMatchObject({ enrollment: { url: 'https://izleme:8080', caFile: existing.enrollment.caFile }, mqtt: { url: 'mqtts://izleme:8883', caFile: existing.mqtt.caFile } });
   });
 
   it('refuses a site the agent would refuse, naming the field', () => {
@@ -52,6 +60,19 @@ describe('belediye-agent configure', () => {
     writeFileSync(configPath, `${readFileSync(configPath, 'utf8')}intervalS: 20\n`);
     applyConfigure({ site: 'zabita', collector: 'http://127.0.0.1:8080' }, { configPath, stateDir });
     expect(parse(readFileSync(configPath, 'utf8'))).toMatchObject({ site: 'zabita', intervalS: 20 });
+  });
+});
+
+describe('the one-use enrollment token file', () => {
+  it('is removed, unused, when the machine is already enrolled (a reinstall that repeated ENROLL_TOKEN)', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'enrolled-'));
+    const saved = { username: 'merkez/pc-1', password: 'p', clientId: 'merkez/pc-1', issuedAt: Date.now() };
+    saveCredentials(stateDir, saved);
+    writeFileSync(join(stateDir, 'enrollment-token'), 'leftover\n');
+    // No collector listens on the URL: a call to it would fail the test.
+    const config = loadAgentConfig(undefined, { AGENT_SITE: 'merkez', AGENT_DEVICE: 'pc-1', AGENT_STATE_DIR: stateDir, AGENT_MQTT__URL: 'mqtt://127.0.0.1:1', AGENT_ENROLLMENT__URL: 'http://127.0.0.1:1' });
+    expect(await ensureCredentials(config, createLogger({ name: 'test', level: 'error' }))).toEqual(saved);
+    expect(existsSync(join(stateDir, 'enrollment-token'))).toBe(false);
   });
 });
 

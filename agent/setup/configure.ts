@@ -46,9 +46,14 @@ export function collectorAddresses(collector: string, tls: boolean, mqttUrl?: st
 
 /** Pure: the existing configuration with the installer's answers merged in, validated as the agent will read it. */
 export function configuredAgent(existing: Record<string, unknown>, options: ConfigureOptions, source: string): Record<string, unknown> {
-  const { apiUrl, mqttUrl } = collectorAddresses(options.collector, options.caFile !== undefined, options.mqttUrl);
-  const enrollment: Record<string, unknown> = { ...((existing.enrollment as Record<string, unknown> | undefined) ?? {}), url: apiUrl };
-  const mqtt: Record<string, unknown> = { ...((existing.mqtt as Record<string, unknown> | undefined) ?? {}), url: mqttUrl };
+  const enrollment: Record<string, unknown> = { ...((existing.enrollment as Record<string, unknown> | undefined) ?? {}) };
+  const mqtt: Record<string, unknown> = { ...((existing.mqtt as Record<string, unknown> | undefined) ?? {}) };
+  // An upgrade that repeats SITE and COLLECTOR but not CA_FILE keeps the CA the machine already
+  // has, and with it TLS: leaving out an answer must never turn encryption off.
+  const tls = options.caFile !== undefined || enrollment.caFile !== undefined || mqtt.caFile !== undefined;
+  const { apiUrl, mqttUrl } = collectorAddresses(options.collector, tls, options.mqttUrl);
+  enrollment.url = apiUrl;
+  mqtt.url = mqttUrl;
   // The token goes to its own one-use file, never into the configuration that outlives it.
   delete enrollment.token;
   if (options.caFile !== undefined) {
