@@ -1,24 +1,12 @@
-import childProcess from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { recordSpawns } from './helpers/spawn-recorder.ts';
 
 // The fast path runs every few seconds on thousands of PCs: it must not start processes.
 // child_process is wrapped before the agent (and systeminformation) is loaded, so every spawn
 // anywhere in this worker is seen.
 
-const spawned: string[] = [];
-const originals = new Map<string, unknown>();
-const patchable = childProcess as unknown as Record<string, (...args: unknown[]) => unknown>;
-for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork']) {
-  const original = patchable[name]!;
-  originals.set(name, original);
-  patchable[name] = function (this: unknown, ...args: unknown[]) {
-    spawned.push(`${name} ${String(args[0]).slice(0, 60)}`);
-    return original.apply(this, args);
-  };
-}
-afterAll(() => {
-  for (const [name, original] of originals) patchable[name] = original as (...args: unknown[]) => unknown;
-});
+const { spawned, restore } = recordSpawns();
+afterAll(restore);
 
 describe('fast path on Linux (the platform this suite runs on)', () => {
   it('collects cpu, mem, swap, fs, diskio, net and system without spawning a process', async () => {

@@ -1,6 +1,4 @@
-import childProcess from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,6 +14,7 @@ import { renderTemplate } from '../collector/alerts/template.ts';
 import { metricsToPoints } from '../collector/ingest/map-points.ts';
 import { metricSchema, type Metric } from '../src/contract/schemas.ts';
 import { tempDir } from './helpers/servers.ts';
+import { recordSpawns } from './helpers/spawn-recorder.ts';
 
 // Windows health (agent/windows/): there is no Windows here, so the PowerShell side is covered
 // by recorded JSON in tests/fixtures/agent/windows-health/ that we wrote ourselves in the shape
@@ -25,24 +24,9 @@ import { tempDir } from './helpers/servers.ts';
 // process standing in for powershell.exe (fixtures/…/fake-powershell.ts), the alert rules on
 // the real rule engine with points mapped by the collector's own code.
 
-// ── child_process is wrapped so the "no process on the fast cadence" check can see every start ──
-const spawned: string[] = [];
-const patchable = childProcess as unknown as Record<string, (...args: unknown[]) => unknown>;
-const originals = new Map<string, (...args: unknown[]) => unknown>();
-for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork']) {
-  const original = patchable[name]!;
-  originals.set(name, original);
-  patchable[name] = function (this: unknown, ...args: unknown[]) {
-    spawned.push(`${name} ${String(args[0]).slice(0, 60)}`);
-    return original.apply(this, args);
-  };
-}
-// Named imports of node:child_process (agent/windows/health-source.ts) follow the patched object from here on.
-syncBuiltinESMExports();
-afterAll(() => {
-  for (const [name, original] of originals) patchable[name] = original;
-  syncBuiltinESMExports();
-});
+// child_process is wrapped so the "no process on the fast cadence" checks see every start.
+const { spawned, restore } = recordSpawns();
+afterAll(restore);
 
 const FIXTURES = new URL('./fixtures/agent/windows-health/', import.meta.url);
 const fixturePath = (name: string) => new URL(name, FIXTURES).pathname;

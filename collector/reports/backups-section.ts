@@ -104,18 +104,8 @@ export function heartbeatJobMonth(job: BackupJob, runs: readonly BackupRun[], dr
   };
 }
 
-/** The report store's hourly rows of one agent job, summed over the month. */
-export interface CheckHour {
-  site: string;
-  device: string;
-  job: string;
-  checks: number;
-  byStatus: Partial<Record<CheckStatus | 'other', number>>;
-  lastOk: number | null;
-  lastAt: number;
-  lastStatus: string;
-  lastDetail: string | null;
-}
+/** The report store's row of one agent job for one hour: the same figures as a month, over an hour. */
+export type CheckHour = AgentCheckMonth;
 
 export function agentCheckMonths(hours: readonly CheckHour[]): AgentCheckMonth[] {
   const months = new Map<string, AgentCheckMonth>();
