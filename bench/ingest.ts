@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxDB, waitFor, type InfluxServer } from '../tests/helpers/servers.ts';
 import { closeFleet, connectFleet, metricsPayload, POINTS_PER_MESSAGE, publishAtRate, publishCounts, startBenchCollector, waitForFirstWrites, type Fleet } from './fleet.ts';
-import { commandVersion, machine, mib, median, packageVersion, quantile, round, sampleProcess, writeResult } from './lib.ts';
+import { commandVersion, latencySummary, machine, mib, median, packageVersion, round, sampleProcess, writeResult } from './lib.ts';
 
 // Ingest benchmark: a simulated fleet (lightweight MQTT publishers speaking the real contract)
 // → the collector as a separate process with its production defaults (embedded broker, batches
@@ -67,7 +67,7 @@ async function runStep(fleet: Fleet, marker: MqttClient, influx: InfluxServer, c
     achievedMessagesPerSecond: round(sent / publishSeconds),
     pointsPerSecond: round((sent * POINTS_PER_MESSAGE) / publishSeconds),
     drainSecondsAfterPublishing: round(drainSeconds, 2),
-    latencyMs: { samples: latencies.length, p50: round(median(latencies)), p99: round(quantile(latencies, 0.99)) },
+    latencyMs: latencySummary(latencies),
     collector: { cpuPercentOfOneCore: round(cpuPct), rssMiBMedian: mib(median(samples.map((s) => s.rss))), rssMiBPeak: mib(Math.max(...samples.map((s) => s.rss))) },
   };
 }
@@ -84,7 +84,7 @@ export async function benchIngest(): Promise<void> {
   for (const rate of RATES) {
     const step = await runStep(fleet, marker, influx, collector.process.child.pid!, rate);
     steps.push(step);
-    process.stderr.write(`ingest: ${rate} msg/s → sent ${step.sent}, stored ${step.stored}, p50 ${step.latencyMs.p50} ms, collector ${step.collector.cpuPercentOfOneCore} % CPU\n`);
+    process.stderr.write(`ingest: ${rate} msg/s → sent ${step.sent}, stored ${step.stored}, latency ${JSON.stringify(step.latencyMs)} ms, collector ${step.collector.cpuPercentOfOneCore} % CPU\n`);
     if (step.lost !== 0 || !step.drained || step.achievedMessagesPerSecond < rate * 0.9) break;
   }
   const best = steps.filter((s) => s.lost === 0 && s.drained).at(-1);

@@ -63,6 +63,15 @@ export function quantile(values: readonly number[], q: number): number {
 }
 
 export const median = (values: readonly number[]) => quantile(values, 0.5);
+
+/** Fewer than this many samples make no quantile worth printing. */
+export const MIN_QUANTILE_SAMPLES = 20;
+
+/** p50 and p99 from enough samples; below MIN_QUANTILE_SAMPLES, the values themselves. */
+export function latencySummary(values: readonly number[], digits = 1) {
+  if (values.length < MIN_QUANTILE_SAMPLES) return { samples: values.length, valuesMs: values.map((v) => round(v, digits)) };
+  return { samples: values.length, p50: round(quantile(values, 0.5), digits), p99: round(quantile(values, 0.99), digits) };
+}
 export const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 export const mib = (bytes: number) => round(bytes / 2 ** 20);
 

@@ -8,6 +8,7 @@ import { startCollectorProcess, type CollectorProcess } from './helpers/collecto
 import { connectClient, publish } from './helpers/mqtt-client.ts';
 import { startProcess, tempDir, waitFor } from './helpers/servers.ts';
 import { startSmtpServer, type SmtpTestServer } from './helpers/smtp-server.ts';
+import { writeReportNotifyFile } from './helpers/report-notify.ts';
 
 // The report service wired into the real collector process: an agent's backup_file metric over
 // MQTT ends up in the report store; a month due at start (the store says the monthly report has
@@ -24,15 +25,7 @@ describe('monthly report in the collector', () => {
     smtp = await startSmtpServer();
     dir = tempDir('reports-collector');
     notifyFile = join(dir, 'notify.yaml');
-    writeFileSync(
-      notifyFile,
-      stringify({
-        channels: { eposta: { type: 'email', host: '127.0.0.1', port: smtp.port, security: 'none', from: 'Belediye İzleme <izleme@igdir.bel.tr>' } },
-        contacts: [{ id: 'ahmet', name: 'Ahmet Yılmaz', email: 'ahmet@igdir.bel.tr' }],
-        teams: [{ id: 'bilgi-islem', name: 'Bilgi İşlem', members: ['ahmet'] }],
-        routes: [{ team: 'bilgi-islem', offHours: { channels: ['eposta'], to: 'team' } }],
-      }),
-    );
+    writeReportNotifyFile(notifyFile, smtp.port);
   });
   afterAll(async () => {
     await collector?.stop();

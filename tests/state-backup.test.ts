@@ -15,6 +15,7 @@ import { startCollectorProcess, type CollectorProcess } from './helpers/collecto
 import { connectClient, publish } from './helpers/mqtt-client.ts';
 import { freePort, startInfluxDB, tempDir, waitFor, type InfluxServer } from './helpers/servers.ts';
 import { startSmtpServer, type SmtpTestServer } from './helpers/smtp-server.ts';
+import { writeReportNotifyFile } from './helpers/report-notify.ts';
 
 // izleme backup create / restore on real processes: a collector with security on, under ingest
 // (a publisher sending metrics to its embedded broker the whole time), an enrolled device, an
@@ -352,15 +353,7 @@ describe('izleme backup: the report store and the monthly report copies', () => 
   it('backs up the store (schema version, rows) and the copies; restore brings both back owner-only, and the pending report is mailed from the copies', async () => {
     const files = tempDir('backup-reports-files');
     const notifyFile = join(files, 'notify.yaml');
-    writeFileSync(
-      notifyFile,
-      stringify({
-        channels: { eposta: { type: 'email', host: '127.0.0.1', port: smtp.port, security: 'none', from: 'Belediye İzleme <izleme@igdir.bel.tr>' } },
-        contacts: [{ id: 'ahmet', name: 'Ahmet Yılmaz', email: 'ahmet@igdir.bel.tr' }],
-        teams: [{ id: 'bilgi-islem', name: 'Bilgi İşlem', members: ['ahmet'] }],
-        routes: [{ team: 'bilgi-islem', offHours: { channels: ['eposta'], to: 'team' } }],
-      }),
-    );
+    writeReportNotifyFile(notifyFile, smtp.port);
     const monthly = { channel: 'eposta', recipients: ['ahmet'], retry: { initialMs: 1_000, maxMs: 1_000 } };
     const sourceDir = tempDir('backup-reports-source');
     const sourceCopies = join(sourceDir, 'raporlar');
